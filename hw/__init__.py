@@ -1,0 +1,1 @@
+"""Amaranth HDL for the engine and the link; `params` holds the sizes shared with the host."""

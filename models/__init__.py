@@ -1,0 +1,4 @@
+"""Trainable spiking MLPs in PyTorch: neurons, quantized layers, encoders, data sets, training.
+
+Imports torch (and, for the bundled data set, scikit-learn) only: never `hw`, `sw` or `sim`.
+"""

@@ -1,0 +1,100 @@
+"""Seeded training of a spiking MLP, with a progress bar; checkpoints hold state and config."""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .datasets import load_dataset
+from .mlp import MLPConfig, SpikingMLP
+
+__all__ = ["TrainConfig", "train", "evaluate", "save_checkpoint", "load_checkpoint"]
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    data_dir: str | None = None
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+
+
+def evaluate(model: SpikingMLP, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+    """Accuracy of the float model on `(x, y)`."""
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            scores = model(torch.from_numpy(x[start : start + batch_size]))
+            correct += (scores.argmax(dim=1).numpy() == y[start : start + batch_size]).sum()
+    return float(correct) / len(x)
+
+
+def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = True):
+    """Train from a fixed seed; return `(model, history)` with per-epoch loss and accuracy."""
+    torch.manual_seed(train_config.seed)
+    generator = torch.Generator().manual_seed(train_config.seed)
+    x_train, y_train = load_dataset(train_config.dataset, "train", train_config.data_dir)
+    x_test, y_test = load_dataset(train_config.dataset, "test", train_config.data_dir)
+    if x_train.shape[1] != model_config.in_features:
+        model_config.in_features = x_train.shape[1]
+    model = SpikingMLP(model_config)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+    )
+    steps = train_config.epochs * -(-len(x_train) // train_config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, train_config.lr, total_steps=steps)
+    loss_fn = nn.CrossEntropyLoss()
+    xs, ys = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    history = []
+    bar = tqdm(range(train_config.epochs), desc="train", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(len(xs), generator=generator)
+        total = 0.0
+        for start in range(0, len(xs), train_config.batch_size):
+            index = order[start : start + train_config.batch_size]
+            if len(index) < 2:  # batch norm needs two samples
+                continue
+            loss = loss_fn(model(xs[index]), ys[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            model.clip_weights_()
+            total += loss.item() * len(index)
+        accuracy = evaluate(model, x_test, y_test)
+        history.append({"epoch": epoch + 1, "loss": total / len(xs), "test_accuracy": accuracy})
+        bar.set_postfix(loss=f"{total / len(xs):.3f}", test=f"{accuracy:.3f}")
+    return model, history
+
+
+def save_checkpoint(path, model: SpikingMLP, train_config: TrainConfig | None, history=None):
+    """A checkpoint is the state dict plus both configs: enough to rebuild the model."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "format": "spikeloom.checkpoint/1",
+            "model": model.config.as_dict(),
+            "train": asdict(train_config) if train_config else None,
+            "state_dict": model.state_dict(),
+            "history": history or [],
+        },
+        path,
+    )
+
+
+def load_checkpoint(path) -> tuple[SpikingMLP, dict]:
+    """Rebuild a model from `save_checkpoint`'s file; returns `(model, checkpoint dict)`."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != "spikeloom.checkpoint/1":
+        raise ValueError(f"{path}: not a spikeloom checkpoint")
+    model = SpikingMLP(MLPConfig(**checkpoint["model"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint

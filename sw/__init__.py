@@ -1,0 +1,1 @@
+"""Host software: compiler, Program format, golden model, reports and the `spikeloom` CLI."""

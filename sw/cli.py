@@ -1,0 +1,257 @@
+"""The `spikeloom` command line: train, compile, encode, sim, eval, info, demo.
+
+Every failure caused by the user's input ends in one line on stderr and a non-zero exit.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from models.datasets import DATASETS
+
+from .errors import InputError, SpikeloomError
+
+__all__ = ["main"]
+
+
+def _leak(text: str):
+    if text.lower() == "none":
+        return None
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"leak shift must be >= 0 or 'none', got {value}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def _add_data_args(parser, split: bool = True):
+    parser.add_argument("--dataset", default=None, choices=DATASETS,
+                        help="data set (default: the one the model was trained on, else digits)")
+    parser.add_argument("--data-dir", default=None, help="folder of IDX files (mnist, fashion)")
+    if split:
+        parser.add_argument("--split", default="test", choices=("train", "test"))
+
+
+def cmd_train(args):
+    from models.mlp import MLPConfig
+    from models.train import TrainConfig, save_checkpoint, train
+
+    try:
+        config = MLPConfig(
+            hidden=args.hidden, timesteps=args.timesteps, encoder=args.encoder,
+            neuron=args.neuron, burst_max=args.burst_max, leak_shift=args.leak_shift,
+            reset=args.reset, weight_bits=args.weight_bits, output=args.output,
+        )
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    train_config = TrainConfig(
+        dataset=args.dataset or "digits", data_dir=args.data_dir, epochs=args.epochs,
+        lr=args.lr, seed=args.seed, batch_size=args.batch_size,
+    )
+    from .models_io import load_data
+
+    load_data(train_config.dataset, "train", args.data_dir)  # fail early, before training
+    model, history = train(config, train_config, progress=not args.quiet)
+    save_checkpoint(args.out, model, train_config, history)
+    print(f"float test accuracy {history[-1]['test_accuracy']:.4f}; checkpoint {args.out}")
+
+
+def _dataset_of(args, checkpoint: dict | None = None) -> str:
+    if args.dataset:
+        return args.dataset
+    trained_on = (checkpoint or {}).get("train") or {}
+    return trained_on.get("dataset", "digits")
+
+
+def cmd_compile(args):
+    from .compile import CompileOptions, compile_model
+    from .evaluate import evaluate_program, evaluate_target
+    from .models_io import load_data, load_model
+    from .program import save_program
+    from .report import describe_folds, describe_program
+
+    model, checkpoint = load_model(args.checkpoint)
+    program, folds = compile_model(model, CompileOptions(v_bits=args.v_bits))
+    save_program(program, args.out)
+    print(describe_program(program))
+    print()
+    print(describe_folds(folds))
+    summary = {"program": str(args.out)}
+    if not args.no_eval:
+        dataset = _dataset_of(args, checkpoint)
+        x, y = load_data(dataset, "test", args.data_dir or (checkpoint.get("train") or {}).get(
+            "data_dir"))
+        float_acc = evaluate_target(model, x, y).accuracy
+        golden_acc = evaluate_program(program, x, y).accuracy
+        summary.update(dataset=dataset, float_accuracy=float_acc, golden_accuracy=golden_acc,
+                       gap=float_acc - golden_acc)
+        print(f"\n{dataset} test: float {float_acc:.4f}, integer (golden) {golden_acc:.4f}, "
+              f"gap {float_acc - golden_acc:+.4f}")
+    print(f"Program written to {args.out}")
+    return summary
+
+
+def cmd_encode(args):
+    from .encode import encode
+    from .models_io import load_data
+    from .program import load_program
+
+    program = load_program(args.program)
+    x, y = load_data(args.dataset or "digits", args.split, args.data_dir)
+    spikes = encode(program, x)
+    np.save(args.out, spikes)
+    if args.labels:
+        np.save(args.labels, y)
+    print(f"{len(spikes)} samples, spikes {spikes.shape} -> {args.out}")
+
+
+def _load_spikes(path) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such input file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise InputError(f"{path}: not a .npy array ({str(error).splitlines()[0]})") from None
+
+
+def cmd_sim(args):
+    from .evaluate import run_program
+    from .program import load_program
+
+    program = load_program(args.program)
+    result = run_program(program, _load_spikes(args.input), args.backend)
+    result.save(args.out)
+    print(f"{len(result.readout)} samples on {args.backend}; results -> {args.out}")
+
+
+def cmd_eval(args):
+    from .evaluate import evaluate_target
+    from .models_io import load_data, load_target
+
+    target = load_target(args.target)
+    x, y = load_data(_dataset_of(args), args.split, args.data_dir)
+    evaluation = evaluate_target(target, x, y, args.backend)
+    report = {"target": str(args.target), "dataset": _dataset_of(args), "split": args.split,
+              "backend": evaluation.backend, "samples": evaluation.samples,
+              "accuracy": evaluation.accuracy}
+    print(json.dumps(report) if args.json else
+          f"{report['dataset']} {args.split}: accuracy {evaluation.accuracy:.4f} on "
+          f"{evaluation.samples} samples ({evaluation.backend})")
+
+
+def cmd_info(args):
+    from .models_io import load_model
+    from .program import load_program
+    from .report import describe_program
+
+    path = Path(args.path)
+    if path.is_dir():
+        print(describe_program(load_program(path)))
+        return
+    model, checkpoint = load_model(path)
+    print(f"checkpoint {path}")
+    for key, value in checkpoint["model"].items():
+        print(f"  {key}: {value}")
+    if checkpoint.get("history"):
+        print(f"  float test accuracy: {checkpoint['history'][-1]['test_accuracy']:.4f}")
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+
+    run_demo(Path(args.out), epochs=args.epochs, quiet=args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spikeloom", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a spiking MLP and write a checkpoint")
+    _add_data_args(p, split=False)
+    p.add_argument("--hidden", type=_int_list, default=[256], help="hidden widths, e.g. 256,128")
+    p.add_argument("--timesteps", type=int, default=4)
+    p.add_argument("--encoder", default="analog", choices=("analog", "thermometer", "rate"))
+    p.add_argument("--neuron", default="lif", choices=("lif", "lifb"))
+    p.add_argument("--burst-max", type=int, default=1)
+    p.add_argument("--leak-shift", type=_leak, default=1, help="k of tau=2^k, or 'none'")
+    p.add_argument("--reset", default="subtract", choices=("zero", "subtract"))
+    p.add_argument("--weight-bits", type=_int_list, default=None,
+                   help="bits per engine layer, e.g. 1,1 (default: all binary)")
+    p.add_argument("--output", default="readout", choices=("readout", "spikes"))
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, help="checkpoint file to write")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compile", help="compile a checkpoint into an integer Program")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="Program directory to write")
+    p.add_argument("--v-bits", type=int, default=None, help="membrane width (default: auto)")
+    p.add_argument("--no-eval", action="store_true", help="skip the float-vs-integer check")
+    _add_data_args(p, split=False)
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("encode", help="encode a data split into a Program's input spikes")
+    p.add_argument("program")
+    _add_data_args(p)
+    p.add_argument("--out", required=True, help=".npy file of uint8 spikes [samples, T, inputs]")
+    p.add_argument("--labels", default=None, help="also write the labels to this .npy")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("sim", help="run a Program on input spikes")
+    p.add_argument("program")
+    p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
+    p.add_argument("--backend", default="golden", choices=("golden",))
+    p.add_argument("--out", required=True, help="result .npz")
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("eval", help="accuracy of a checkpoint or Program on a data split")
+    p.add_argument("target", help="checkpoint file or Program directory")
+    _add_data_args(p)
+    p.add_argument("--backend", default="golden", choices=("golden",))
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("info", help="describe a Program or a checkpoint")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="train, compile and evaluate the default digits model")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SpikeloomError as error:
+        print(f"spikeloom: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # unreadable or unwritable files
+        print(f"spikeloom: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("spikeloom: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Turn raw samples into a Program's input spikes with the encoder it was compiled with."""
+
+import numpy as np
+import torch
+
+from models.encoders import encoder_from_spec
+
+from .errors import ProgramError
+from .program import Program
+
+__all__ = ["encode"]
+
+
+@torch.no_grad()
+def encode(program: Program, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Raw samples `[n, features]` in [0, 1] -> uint8 spikes `[n, T, inputs]`."""
+    if program.encoder is None:
+        raise ProgramError("this Program records no encoder: give input spikes instead")
+    try:
+        encoder = encoder_from_spec(program.encoder, program.timesteps, program.encoder_arrays)
+    except ValueError as error:
+        raise ProgramError(f"encoder: {error}") from None
+    features = program.encoder.get("features")
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ProgramError(
+            f"samples have shape {x.shape}, but the encoder expects {features} features"
+        )
+    chunks = [
+        encoder(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])))
+        for start in range(0, len(x), batch_size)
+    ]
+    spikes = torch.cat(chunks).round().to(torch.uint8).numpy()
+    if spikes.shape[1:] != (program.timesteps, program.inputs):
+        raise ProgramError(
+            f"encoder gives {spikes.shape[1:]} spikes per sample, Program expects "
+            f"({program.timesteps}, {program.inputs})"
+        )
+    return spikes

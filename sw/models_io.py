@@ -1,0 +1,44 @@
+"""Load what the user points the CLI at: a checkpoint or a Program directory."""
+
+from pathlib import Path
+
+from models.datasets import DatasetError, load_dataset
+from models.mlp import SpikingMLP
+
+from .errors import InputError
+from .program import Program, load_program
+
+__all__ = ["load_model", "load_target", "load_data"]
+
+
+def load_model(path) -> tuple[SpikingMLP, dict]:
+    """Rebuild a trained model from a checkpoint; `InputError` when the file is not one."""
+    import pickle
+    import zipfile
+
+    from models.train import load_checkpoint
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint file")
+    try:
+        return load_checkpoint(path)
+    except (ValueError, KeyError, TypeError, RuntimeError, EOFError, OSError,
+            pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{path}: not a usable spikeloom checkpoint ({first})") from None
+
+
+def load_target(path) -> SpikingMLP | Program:
+    """A Program directory or a checkpoint file, whichever `path` is."""
+    path = Path(path)
+    if path.is_dir():
+        return load_program(path)
+    return load_model(path)[0]
+
+
+def load_data(dataset: str, split: str, data_dir=None):
+    try:
+        return load_dataset(dataset, split, data_dir)
+    except DatasetError as error:
+        raise InputError(str(error)) from None

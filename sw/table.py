@@ -1,0 +1,32 @@
+"""Plain-text tables for terminal reports."""
+
+__all__ = ["format_table"]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def format_table(headers: list[str], rows: list[list], title: str | None = None) -> str:
+    """Left-aligned text columns, numbers right-aligned, with a rule under the headers."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    numeric = [
+        all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and rows
+        for i in range(len(headers))
+    ]
+
+    def line(values):
+        return "  ".join(
+            v.rjust(w) if numeric[i] else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths))
+        ).rstrip()
+
+    out = [title] if title else []
+    out += [line(headers), line(["-" * w for w in widths])]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
