@@ -120,8 +120,7 @@ class Program:
         n_in = self.inputs
         for index, layer in enumerate(self.layers):
             where = f"layer {index} ({layer.name!r})"
-            if not isinstance(layer.name, str) or not _NAME.match(layer.name):
-                raise ProgramError(f"layer {index}: name {layer.name!r} is not an identifier")
+            _check_name(index, layer.name)
             if layer.name in names or layer.name == "encoder":
                 raise ProgramError(f"{where}: name is used twice or reserved")
             names.add(layer.name)
@@ -130,6 +129,12 @@ class Program:
                 raise ProgramError(f"{where}: a readout layer emits no spikes, so it must be last")
             n_in = layer.outputs
         return self
+
+
+def _check_name(index: int, name) -> None:
+    # Names key the npz arrays as `<name>.weight`, so they must be plain identifiers.
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ProgramError(f"layer {index}: name {name!r} is not an identifier")
 
 
 def _check_int(what: str, value, low: int, high: int | None = None) -> None:
@@ -260,10 +265,11 @@ def load_program(path: str | Path) -> Program:
         if missing:
             raise ProgramError(f"layers[{index}]: missing key {missing[0]!r}")
         name = entry["name"]
+        _check_name(index, name)
         tensors = {}
         for key in ("weight", "threshold", "bias"):
             if f"{name}.{key}" not in arrays:
-                raise ProgramError(f"{arrays_file.name}: missing array {name}.{key!s}")
+                raise ProgramError(f"{arrays_file.name}: missing array {name}.{key}")
             tensors[key] = arrays[f"{name}.{key}"]
         layer = Layer(
             name=name,
