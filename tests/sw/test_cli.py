@@ -1,0 +1,91 @@
+"""The `spikeloom` command line, end to end, and its one-line errors on bad input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from sw.cli import main
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """Train a small model and compile it once for every test here."""
+    root = tmp_path_factory.mktemp("cli")
+    ckpt, program = root / "model.pt", root / "program"
+    assert main(["train", "--hidden", "32", "--epochs", "3", "--encoder", "thermometer",
+                 "--quiet", "--out", str(ckpt)]) == 0
+    assert main(["compile", str(ckpt), "--out", str(program)]) == 0
+    return root
+
+
+def test_encode_sim_and_result_files(workdir, capsys):
+    program, spikes, labels, result = (workdir / n for n in
+                                       ("program", "x.npy", "y.npy", "r.npz"))
+    assert main(["encode", str(program), "--out", str(spikes), "--labels", str(labels)]) == 0
+    assert main(["sim", str(program), "--input", str(spikes), "--out", str(result)]) == 0
+    with np.load(result) as npz:
+        assert set(npz.files) == {"readout", "cycles", "fc1.spikes"}
+        assert npz["readout"].dtype == np.int64 and npz["readout"].shape == (360, 10)
+        assert npz["fc1.spikes"].dtype == np.uint8 and npz["fc1.spikes"].shape == (360, 4, 32)
+        assert npz["cycles"].dtype == np.int64 and not npz["cycles"].any()
+        accuracy = (npz["readout"].argmax(1) == np.load(labels)).mean()
+    capsys.readouterr()
+    assert main(["eval", str(program), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == pytest.approx(accuracy)
+    assert report["samples"] == 360 and report["backend"] == "golden"
+
+
+def test_eval_checkpoint_and_info(workdir, capsys):
+    assert main(["eval", str(workdir / "model.pt")]) == 0
+    assert "(float)" in capsys.readouterr().out
+    assert main(["info", str(workdir / "program")]) == 0
+    assert "fc1" in capsys.readouterr().out
+    assert main(["info", str(workdir / "model.pt")]) == 0
+    assert "hidden: [32]" in capsys.readouterr().out
+
+
+def _error(capsys, argv) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.startswith("spikeloom: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_bad_inputs_give_one_line_errors(workdir, tmp_path, capsys):
+    program = str(workdir / "program")
+    np.save(tmp_path / "wrong.npy", np.zeros((2, 4, 7), np.uint8))
+    (tmp_path / "junk.npy").write_text("not numpy")
+    (tmp_path / "junk.pt").write_text("not torch")
+    out = str(tmp_path / "r.npz")
+    assert "no such input" in _error(capsys, ["sim", program, "--input", "nope.npy", "--out", out])
+    assert "shape" in _error(capsys, ["sim", program, "--input", str(tmp_path / "wrong.npy"),
+                                      "--out", out])
+    assert "not a .npy" in _error(capsys, ["sim", program, "--input", str(tmp_path / "junk.npy"),
+                                           "--out", out])
+    assert "missing program.yaml" in _error(capsys, ["info", str(tmp_path)])
+    assert "not a usable" in _error(capsys, ["eval", str(tmp_path / "junk.pt")])
+    assert "needs --data-dir" in _error(capsys, ["eval", program, "--dataset", "mnist"])
+
+
+def test_malformed_program_is_one_line(workdir, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(workdir / "program", broken)
+    header = yaml.safe_load((broken / "program.yaml").read_text())
+    header["layers"][0]["v_bits"] = 64
+    (broken / "program.yaml").write_text(yaml.safe_dump(header))
+    assert "v_bits: 64 is out of range" in _error(capsys, ["info", str(broken)])
+
+
+def test_console_script_runs():
+    completed = subprocess.run(
+        [sys.executable, "-m", "sw.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "compile" in completed.stdout
