@@ -33,8 +33,10 @@ def baselines(x_train, y_train, x_test, y_test) -> dict:
 
     mlp = MLPClassifier((128,), max_iter=1000, random_state=0).fit(x_train, y_train)
     svc = SVC().fit(x_train, y_train)
-    return {"sklearn MLPClassifier((128,))": mlp.score(x_test, y_test),
-            "sklearn SVC()": svc.score(x_test, y_test)}
+    return {
+        "sklearn MLPClassifier((128,))": mlp.score(x_test, y_test),
+        "sklearn SVC()": svc.score(x_test, y_test),
+    }
 
 
 def main():
@@ -56,24 +58,42 @@ def main():
         floats, goldens = [], []
         start = time.perf_counter()
         for seed in seeds:
-            model, _ = train(MLPConfig(**CONFIGS[name]), TrainConfig(epochs=args.epochs,
-                                                                      seed=seed), progress=False)
+            model, _ = train(
+                MLPConfig(**CONFIGS[name]),
+                TrainConfig(epochs=args.epochs, seed=seed),
+                progress=False,
+            )
             program, _ = compile_model(model)
             floats.append(evaluate_target(model, x_test, y_test).accuracy)
             goldens.append(evaluate_program(program, x_test, y_test).accuracy)
-            print(f"{name} seed {seed}: float {floats[-1]:.4f} golden {goldens[-1]:.4f}",
-                  flush=True)
+            print(
+                f"{name} seed {seed}: float {floats[-1]:.4f} golden {goldens[-1]:.4f}", flush=True
+            )
         seconds = (time.perf_counter() - start) / len(seeds)
-        records.append({"model": name, "config": CONFIGS[name], "seeds": seeds,
-                         "float": floats, "golden": goldens, "train_seconds": seconds})
-        rows.append([name, float(np.mean(floats)), float(np.mean(goldens)), min(goldens),
-                     round(seconds, 1)])
+        records.append(
+            {
+                "model": name,
+                "config": CONFIGS[name],
+                "seeds": seeds,
+                "float": floats,
+                "golden": goldens,
+                "train_seconds": seconds,
+            }
+        )
+        rows.append(
+            [name, float(np.mean(floats)), float(np.mean(goldens)), min(goldens), round(seconds, 1)]
+        )
     for name, accuracy in baselines(x_train, y_train, x_test, y_test).items():
         rows.append([name, accuracy, None, None, None])
         records.append({"model": name, "float": [accuracy]})
     print()
-    print(format_table(["model", "float", "golden (mean)", "golden (min)", "train s"], rows,
-                       f"digits test split (360 images), seeds {seeds}, {args.epochs} epochs"))
+    print(
+        format_table(
+            ["model", "float", "golden (mean)", "golden (min)", "train s"],
+            rows,
+            f"digits test split (360 images), seeds {seeds}, {args.epochs} epochs",
+        )
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"epochs": args.epochs, "results": records}, indent=2))
     print(f"\nwrote {args.out}")

@@ -56,7 +56,11 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DatasetError(
             f"{path}: {len(raw)} bytes, but shape {shape} of {dtype} needs {expected}"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
@@ -75,7 +79,9 @@ def _find_idx(directory: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx")):
         if (directory / name).is_file():
             return directory / name
-    raise DatasetError(f"{directory}: no {stem} or {stem}.gz (give the folder holding the IDX files)")
+    raise DatasetError(
+        f"{directory}: no {stem} or {stem}.gz (give the folder holding the IDX files)"
+    )
 
 
 def _load_idx(directory: str | Path | None, name: str, split: str):

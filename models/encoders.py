@@ -139,5 +139,7 @@ def encoder_from_spec(spec: dict, timesteps: int, arrays: dict | None = None) ->
     except KeyError as missing:
         raise ValueError(f"encoder {kind!r}: missing field {missing}") from None
     except RuntimeError as error:
-        raise ValueError(f"encoder {kind!r}: arrays do not match ({error})".splitlines()[0]) from None
+        raise ValueError(
+            f"encoder {kind!r}: arrays do not match ({error})".splitlines()[0]
+        ) from None
     return encoder.eval()

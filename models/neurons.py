@@ -85,9 +85,7 @@ class LIF(nn.Module):
         return (out, torch.stack(membranes, dim=1)) if return_membrane else out
 
     def extra_repr(self) -> str:
-        return (
-            f"leak_shift={self.leak_shift}, reset={self.reset!r}, burst_max={self.burst_max}"
-        )
+        return f"leak_shift={self.leak_shift}, reset={self.reset!r}, burst_max={self.burst_max}"
 
 
 class LIFB(LIF):

@@ -1,1 +1,1 @@
-"""Simulation backends behind the Device API (Amaranth simulator, cocotb with Verilator or Icarus)."""
+"""Simulation backends behind the Device API: Amaranth simulator, cocotb with Verilator/Icarus."""

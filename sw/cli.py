@@ -30,12 +30,18 @@ def _int_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
 
 
 def _add_data_args(parser, split: bool = True):
-    parser.add_argument("--dataset", default=None, choices=DATASETS,
-                        help="data set (default: the one the model was trained on, else digits)")
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        choices=DATASETS,
+        help="data set (default: the one the model was trained on, else digits)",
+    )
     parser.add_argument("--data-dir", default=None, help="folder of IDX files (mnist, fashion)")
     if split:
         parser.add_argument("--split", default="test", choices=("train", "test"))
@@ -47,15 +53,25 @@ def cmd_train(args):
 
     try:
         config = MLPConfig(
-            hidden=args.hidden, timesteps=args.timesteps, encoder=args.encoder,
-            neuron=args.neuron, burst_max=args.burst_max, leak_shift=args.leak_shift,
-            reset=args.reset, weight_bits=args.weight_bits, output=args.output,
+            hidden=args.hidden,
+            timesteps=args.timesteps,
+            encoder=args.encoder,
+            neuron=args.neuron,
+            burst_max=args.burst_max,
+            leak_shift=args.leak_shift,
+            reset=args.reset,
+            weight_bits=args.weight_bits,
+            output=args.output,
         )
     except ValueError as error:
         raise InputError(str(error)) from None
     train_config = TrainConfig(
-        dataset=args.dataset or "digits", data_dir=args.data_dir, epochs=args.epochs,
-        lr=args.lr, seed=args.seed, batch_size=args.batch_size,
+        dataset=args.dataset or "digits",
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        batch_size=args.batch_size,
     )
     from .models_io import load_data
 
@@ -88,14 +104,21 @@ def cmd_compile(args):
     summary = {"program": str(args.out)}
     if not args.no_eval:
         dataset = _dataset_of(args, checkpoint)
-        x, y = load_data(dataset, "test", args.data_dir or (checkpoint.get("train") or {}).get(
-            "data_dir"))
+        x, y = load_data(
+            dataset, "test", args.data_dir or (checkpoint.get("train") or {}).get("data_dir")
+        )
         float_acc = evaluate_target(model, x, y).accuracy
         golden_acc = evaluate_program(program, x, y).accuracy
-        summary.update(dataset=dataset, float_accuracy=float_acc, golden_accuracy=golden_acc,
-                       gap=float_acc - golden_acc)
-        print(f"\n{dataset} test: float {float_acc:.4f}, integer (golden) {golden_acc:.4f}, "
-              f"gap {float_acc - golden_acc:+.4f}")
+        summary.update(
+            dataset=dataset,
+            float_accuracy=float_acc,
+            golden_accuracy=golden_acc,
+            gap=float_acc - golden_acc,
+        )
+        print(
+            f"\n{dataset} test: float {float_acc:.4f}, integer (golden) {golden_acc:.4f}, "
+            f"gap {float_acc - golden_acc:+.4f}"
+        )
     print(f"Program written to {args.out}")
     return summary
 
@@ -141,12 +164,20 @@ def cmd_eval(args):
     target = load_target(args.target)
     x, y = load_data(_dataset_of(args), args.split, args.data_dir)
     evaluation = evaluate_target(target, x, y, args.backend)
-    report = {"target": str(args.target), "dataset": _dataset_of(args), "split": args.split,
-              "backend": evaluation.backend, "samples": evaluation.samples,
-              "accuracy": evaluation.accuracy}
-    print(json.dumps(report) if args.json else
-          f"{report['dataset']} {args.split}: accuracy {evaluation.accuracy:.4f} on "
-          f"{evaluation.samples} samples ({evaluation.backend})")
+    report = {
+        "target": str(args.target),
+        "dataset": _dataset_of(args),
+        "split": args.split,
+        "backend": evaluation.backend,
+        "samples": evaluation.samples,
+        "accuracy": evaluation.accuracy,
+    }
+    print(
+        json.dumps(report)
+        if args.json
+        else f"{report['dataset']} {args.split}: accuracy {evaluation.accuracy:.4f} on "
+        f"{evaluation.samples} samples ({evaluation.backend})"
+    )
 
 
 def cmd_info(args):
@@ -185,8 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst-max", type=int, default=1)
     p.add_argument("--leak-shift", type=_leak, default=1, help="k of tau=2^k, or 'none'")
     p.add_argument("--reset", default="subtract", choices=("zero", "subtract"))
-    p.add_argument("--weight-bits", type=_int_list, default=None,
-                   help="bits per engine layer, e.g. 1,1 (default: all binary)")
+    p.add_argument(
+        "--weight-bits",
+        type=_int_list,
+        default=None,
+        help="bits per engine layer, e.g. 1,1 (default: all binary)",
+    )
     p.add_argument("--output", default="readout", choices=("readout", "spikes"))
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=64)

@@ -126,7 +126,9 @@ def compile_model(model: SpikingMLP, options: CompileOptions | None = None):
                 reset=reset,
             )
             layer.v_bits = options.v_bits or auto_v_bits(
-                _with_params(layer, theta, beta), max_count, config.timesteps,
+                _with_params(layer, theta, beta),
+                max_count,
+                config.timesteps,
                 options.headroom_bits,
             )
             low, high = v_range(layer.v_bits)

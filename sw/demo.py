@@ -21,8 +21,16 @@ from .table import format_table
 __all__ = ["DEMO_MODEL", "run_demo"]
 
 #: The bundled default: analog encoder on the host, one binary hidden layer, binary readout.
-DEMO_MODEL = dict(hidden=[256], timesteps=4, encoder="analog", encoder_width=128,
-                  neuron="lif", leak_shift=1, reset="subtract", output="readout")
+DEMO_MODEL = dict(
+    hidden=[256],
+    timesteps=4,
+    encoder="analog",
+    encoder_width=128,
+    neuron="lif",
+    leak_shift=1,
+    reset="subtract",
+    output="readout",
+)
 
 
 def run_demo(out: Path, epochs: int = 60, quiet: bool = False) -> dict:

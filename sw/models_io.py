@@ -23,8 +23,16 @@ def load_model(path) -> tuple[SpikingMLP, dict]:
         raise InputError(f"{path}: no such checkpoint file")
     try:
         return load_checkpoint(path)
-    except (ValueError, KeyError, TypeError, RuntimeError, EOFError, OSError,
-            pickle.UnpicklingError, zipfile.BadZipFile) as error:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        RuntimeError,
+        EOFError,
+        OSError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+    ) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{path}: not a usable spikeloom checkpoint ({first})") from None
 

@@ -14,8 +14,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hw.params import BURST_MAX, NEURON_KINDS, RESET_KINDS, V_BITS, WEIGHT_BITS, v_range
-from hw.params import weight_range
+from hw.params import (
+    BURST_MAX,
+    NEURON_KINDS,
+    RESET_KINDS,
+    V_BITS,
+    WEIGHT_BITS,
+    v_range,
+    weight_range,
+)
 
 from .errors import ProgramError
 
@@ -166,7 +173,9 @@ def _validate_layer(layer: Layer, where: str, n_in: int) -> None:
     ):
         if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != ndim:
             got = f"{array.dtype}, {array.ndim}-d" if isinstance(array, np.ndarray) else "none"
-            raise ProgramError(f"{where}: {key} must be a {ndim}-d {np.dtype(dtype)} array, got {got}")
+            raise ProgramError(
+                f"{where}: {key} must be a {ndim}-d {np.dtype(dtype)} array, got {got}"
+            )
     if layer.inputs != n_in:
         raise ProgramError(
             f"{where}: weight has {layer.inputs} inputs but the layer before gives {n_in}"
@@ -176,8 +185,7 @@ def _validate_layer(layer: Layer, where: str, n_in: int) -> None:
     for key in ("threshold", "bias"):
         if getattr(layer, key).shape != (layer.outputs,):
             raise ProgramError(
-                f"{where}: {key} has shape {getattr(layer, key).shape}, "
-                f"expected ({layer.outputs},)"
+                f"{where}: {key} has shape {getattr(layer, key).shape}, expected ({layer.outputs},)"
             )
 
     low, high = weight_range(layer.weight_bits)
@@ -279,9 +287,10 @@ def load_program(path: str | Path) -> Program:
         where = f"layer {index} ({name!r})"
         for key in ("inputs", "outputs"):
             _check_int(f"{where}: {key}", entry[key], 1)
-        if tensors["weight"].ndim == 2 and (entry["inputs"], entry["outputs"]) != tensors[
-            "weight"
-        ].shape:
+        if (
+            tensors["weight"].ndim == 2
+            and (entry["inputs"], entry["outputs"]) != tensors["weight"].shape
+        ):
             raise ProgramError(
                 f"{where}: program.yaml says {entry['inputs']}x{entry['outputs']} but "
                 f"{name}.weight has shape {tensors['weight'].shape}"

@@ -29,8 +29,18 @@ def describe_program(program: Program) -> str:
         f"Program: T={program.timesteps}, {program.inputs} inputs, "
         f"{len(program.layers)} layers, encoder {encoder}"
     )
-    headers = ["layer", "shape", "w_bits", "neuron", "M", "leak", "reset", "v_bits", "theta",
-               "bias"]
+    headers = [
+        "layer",
+        "shape",
+        "w_bits",
+        "neuron",
+        "M",
+        "leak",
+        "reset",
+        "v_bits",
+        "theta",
+        "bias",
+    ]
     return format_table(headers, rows, title)
 
 

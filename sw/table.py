@@ -22,8 +22,7 @@ def format_table(headers: list[str], rows: list[list], title: str | None = None)
 
     def line(values):
         return "  ".join(
-            v.rjust(w) if numeric[i] else v.ljust(w)
-            for i, (v, w) in enumerate(zip(values, widths))
+            v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
         ).rstrip()
 
     out = [title] if title else []

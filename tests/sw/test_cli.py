@@ -16,15 +16,29 @@ def workdir(tmp_path_factory):
     """Train a small model and compile it once for every test here."""
     root = tmp_path_factory.mktemp("cli")
     ckpt, program = root / "model.pt", root / "program"
-    assert main(["train", "--hidden", "32", "--epochs", "3", "--encoder", "thermometer",
-                 "--quiet", "--out", str(ckpt)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--hidden",
+                "32",
+                "--epochs",
+                "3",
+                "--encoder",
+                "thermometer",
+                "--quiet",
+                "--out",
+                str(ckpt),
+            ]
+        )
+        == 0
+    )
     assert main(["compile", str(ckpt), "--out", str(program)]) == 0
     return root
 
 
 def test_encode_sim_and_result_files(workdir, capsys):
-    program, spikes, labels, result = (workdir / n for n in
-                                       ("program", "x.npy", "y.npy", "r.npz"))
+    program, spikes, labels, result = (workdir / n for n in ("program", "x.npy", "y.npy", "r.npz"))
     assert main(["encode", str(program), "--out", str(spikes), "--labels", str(labels)]) == 0
     assert main(["sim", str(program), "--input", str(spikes), "--out", str(result)]) == 0
     with np.load(result) as npz:
@@ -64,10 +78,12 @@ def test_bad_inputs_give_one_line_errors(workdir, tmp_path, capsys):
     (tmp_path / "junk.pt").write_text("not torch")
     out = str(tmp_path / "r.npz")
     assert "no such input" in _error(capsys, ["sim", program, "--input", "nope.npy", "--out", out])
-    assert "shape" in _error(capsys, ["sim", program, "--input", str(tmp_path / "wrong.npy"),
-                                      "--out", out])
-    assert "not a .npy" in _error(capsys, ["sim", program, "--input", str(tmp_path / "junk.npy"),
-                                           "--out", out])
+    assert "shape" in _error(
+        capsys, ["sim", program, "--input", str(tmp_path / "wrong.npy"), "--out", out]
+    )
+    assert "not a .npy" in _error(
+        capsys, ["sim", program, "--input", str(tmp_path / "junk.npy"), "--out", out]
+    )
     assert "missing program.yaml" in _error(capsys, ["info", str(tmp_path)])
     assert "not a usable" in _error(capsys, ["eval", str(tmp_path / "junk.pt")])
     assert "needs --data-dir" in _error(capsys, ["eval", program, "--dataset", "mnist"])

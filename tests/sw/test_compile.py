@@ -34,13 +34,21 @@ def _set_exact_fold(model: SpikingMLP, rng: np.random.Generator):
 
 
 @pytest.mark.parametrize(
-    "neuron, burst_max, reset", [("lif", 1, "subtract"), ("lif", 1, "zero"), ("lifb", 3, "subtract")]
+    "neuron, burst_max, reset",
+    [("lif", 1, "subtract"), ("lif", 1, "zero"), ("lifb", 3, "subtract")],
 )
 def test_exactly_representable_model_compiles_spike_for_spike(neuron, burst_max, reset):
     torch.manual_seed(0)
     config = MLPConfig(
-        in_features=12, hidden=[20, 9], encoder="thermometer", encoder_levels=3, timesteps=5,
-        neuron=neuron, burst_max=burst_max, reset=reset, leak_shift=1,
+        in_features=12,
+        hidden=[20, 9],
+        encoder="thermometer",
+        encoder_levels=3,
+        timesteps=5,
+        neuron=neuron,
+        burst_max=burst_max,
+        reset=reset,
+        leak_shift=1,
     )
     model = SpikingMLP(config).eval()
     _set_exact_fold(model, np.random.default_rng(1))
