@@ -1,6 +1,7 @@
 """Readable summaries of Programs, compile results and evaluations."""
 
 from .compile import LayerFold
+from .fit import layer_widths
 from .program import Program
 from .table import format_table
 
@@ -9,7 +10,7 @@ __all__ = ["describe_program", "describe_folds"]
 
 def describe_program(program: Program) -> str:
     rows = []
-    for layer in program.layers:
+    for layer, widths in zip(program.layers, layer_widths(program), strict=True):
         rows.append(
             [
                 layer.name,
@@ -22,6 +23,8 @@ def describe_program(program: Program) -> str:
                 layer.v_bits,
                 f"{layer.threshold.min()}..{layer.threshold.max()}",
                 f"{layer.bias.min()}..{layer.bias.max()}",
+                widths.current_bits,
+                widths.sum_bits,
             ]
         )
     encoder = (program.encoder or {}).get("kind", "none")
@@ -40,7 +43,9 @@ def describe_program(program: Program) -> str:
         "v_bits",
         "theta",
         "bias",
-    ]
+        "z_bits",
+        "sum_bits",
+    ]  # z_bits, sum_bits: widths that hold one step's current and the unsaturated sum
     return format_table(headers, rows, title)
 
 
