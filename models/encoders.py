@@ -51,7 +51,9 @@ class ThermometerEncoder(nn.Module):
 class RateEncoder(nn.Module):
     """Bernoulli rate coding: each feature spikes with probability x at every timestep.
 
-    Seeded per call, so the same samples give the same spikes on every backend and every run.
+    In eval mode the noise of sample `first_index + i` comes from its own generator, seeded by
+    `(seed, index)`: sample i of a data split gets the same spikes however the split is batched,
+    on every backend and every run. Training draws from the global generator.
     """
 
     def __init__(self, features: int, timesteps: int, seed: int = 0):
@@ -62,14 +64,23 @@ class RateEncoder(nn.Module):
     def channels(self) -> int:
         return self.features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, first_index: int = 0) -> torch.Tensor:
+        shape = (self.timesteps, self.features)
         if self.training:
-            noise = torch.rand(x.shape[0], self.timesteps, self.features, device=x.device)
+            noise = torch.rand(x.shape[0], *shape, device=x.device)
         else:
-            generator = torch.Generator().manual_seed(self.seed)
-            noise = torch.rand(x.shape[0], self.timesteps, self.features, generator=generator)
-            noise = noise.to(x.device)
+            noise = torch.stack(
+                [
+                    torch.rand(shape, generator=torch.Generator().manual_seed(seed))
+                    for seed in self._sample_seeds(first_index, x.shape[0])
+                ]
+            ).to(x.device)
         return (noise < x.unsqueeze(1)).to(torch.float32)
+
+    def _sample_seeds(self, first_index: int, count: int) -> list[int]:
+        # CPU generators keep 32 bits of a seed; spread encoder seeds apart within them.
+        base = self.seed * 0x9E3779B1 + first_index
+        return [(base + i) & 0xFFFFFFFF for i in range(count)]
 
     def spec(self) -> dict:
         return {"kind": "rate", "features": self.features, "seed": self.seed}

@@ -101,6 +101,9 @@ def cmd_compile(args):
     print(describe_program(program))
     print()
     print(describe_folds(folds))
+    for fold in folds:
+        for note in fold.notes:
+            print(f"spikeloom: warning: layer {fold.name!r}: {note}", file=sys.stderr)
     summary = {"program": str(args.out)}
     if not args.no_eval:
         dataset = _dataset_of(args, checkpoint)

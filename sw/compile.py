@@ -16,7 +16,6 @@ import torch
 from hw.params import V_BITS, v_range
 from models.mlp import EngineLayer, ReadoutLayer, SpikingMLP
 
-from .errors import ProgramError
 from .program import Layer, Program
 
 __all__ = ["CompileOptions", "compile_model", "auto_v_bits"]
@@ -52,7 +51,9 @@ def _bits_for(magnitude: int) -> int:
 def auto_v_bits(layer: Layer, max_count: int, timesteps: int, headroom_bits: int) -> int:
     """Smallest membrane width that holds thresholds, biases and one step's input, plus headroom.
 
-    A readout integrates over all T steps without reset, so it gets room for T of them.
+    A readout integrates over all T steps without reset, so it gets room for T of them. The
+    width is capped at the format's 32 bits: a neuron whose batch-norm scale is nearly zero can
+    ask for an enormous threshold, and is then clipped (and reported) rather than failing.
     """
     current = layer.max_abs_current(max_count) + int(np.abs(layer.bias).max(initial=0))
     if layer.spiking:
@@ -60,12 +61,7 @@ def auto_v_bits(layer: Layer, max_count: int, timesteps: int, headroom_bits: int
         bits = _bits_for(need) + headroom_bits
     else:
         bits = _bits_for(current * timesteps)
-    if bits > V_BITS.stop - 1:
-        raise ProgramError(
-            f"layer {layer.name!r}: needs a {bits}-bit membrane, more than the "
-            f"{V_BITS.stop - 1} bits the format allows"
-        )
-    return max(bits, V_BITS.start)
+    return min(max(bits, V_BITS.start), V_BITS.stop - 1)
 
 
 def _fold_scale(scale: np.ndarray, shift: np.ndarray, weight: np.ndarray, name: str):
@@ -134,9 +130,11 @@ def compile_model(model: SpikingMLP, options: CompileOptions | None = None):
             low, high = v_range(layer.v_bits)
             clipped_theta = np.clip(theta, 1, high)
             clipped_beta = np.clip(beta, low, high)
-            if (clipped_theta != theta).any() or (clipped_beta != beta).any():
+            clipped = int(((clipped_theta != theta) | (clipped_beta != beta)).sum())
+            if clipped:
                 fold.notes.append(
-                    f"thresholds or biases clipped to the {layer.v_bits}-bit membrane"
+                    f"{clipped} neurons' thresholds or biases clipped to {low}..{high} "
+                    f"(v_bits={layer.v_bits})"
                 )
             layer.threshold = clipped_theta.astype(np.int32)
             layer.bias = clipped_beta.astype(np.int32)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from models.encoders import encoder_from_spec
+from models.encoders import RateEncoder, encoder_from_spec
 
 from .errors import ProgramError
 from .program import Program
@@ -25,10 +25,13 @@ def encode(program: Program, x: np.ndarray, batch_size: int = 4096) -> np.ndarra
         raise ProgramError(
             f"samples have shape {x.shape}, but the encoder expects {features} features"
         )
-    chunks = [
-        encoder(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])))
-        for start in range(0, len(x), batch_size)
-    ]
+    chunks = []
+    for start in range(0, len(x), batch_size):
+        chunk = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size]))
+        if isinstance(encoder, RateEncoder):  # its noise is keyed by the sample's index
+            chunks.append(encoder(chunk, first_index=start))
+        else:
+            chunks.append(encoder(chunk))
     spikes = torch.cat(chunks).round().to(torch.uint8).numpy()
     if spikes.shape[1:] != (program.timesteps, program.inputs):
         raise ProgramError(

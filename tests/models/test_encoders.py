@@ -15,11 +15,16 @@ def test_thermometer_levels_and_repeat_over_time():
     assert (spikes[0, 0] == spikes[0, 2]).all()
 
 
-def test_rate_encoder_is_seeded_in_eval():
+def test_rate_encoder_is_seeded_per_sample_in_eval():
     encoder = RateEncoder(features=50, timesteps=4, seed=3).eval()
-    x = torch.full((2, 50), 0.3)
-    assert torch.equal(encoder(x), encoder(x))
-    assert 0.15 < encoder(x).mean() < 0.45
+    x = torch.full((6, 50), 0.3)
+    whole = encoder(x)
+    assert torch.equal(whole, encoder(x))
+    assert 0.15 < whole.mean() < 0.45
+    # Batching does not change a sample's spikes; its index does.
+    assert torch.equal(whole[4:], encoder(x[4:], first_index=4))
+    assert not torch.equal(whole[0], whole[1])
+    assert not torch.equal(whole, RateEncoder(50, 4, seed=4).eval()(x))
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,14 @@ def test_auto_v_bits_holds_thresholds_and_readout_sums():
     assert 4 * int(hidden.threshold.max()) < 1 << (hidden.v_bits - 1)
     worst = program.timesteps * (4 * 32 + int(np.abs(readout.bias).max()))
     assert worst < 1 << (readout.v_bits - 1)
+
+
+def test_thresholds_beyond_an_explicit_membrane_width_are_clipped_and_reported():
+    model = SpikingMLP(MLPConfig(hidden=[8], encoder="thermometer")).eval()
+    with torch.no_grad():
+        model.layers[0].norm.weight[3] = 1e-12  # a nearly dead neuron: theta ~ 1e9
+    program, folds = compile_model(model, CompileOptions(v_bits=10))
+    assert program.layers[0].threshold[3] == 511
+    assert "1 neurons' thresholds or biases clipped to -512..511" in folds[0].notes[0]
+    auto, _ = compile_model(model)
+    assert auto.layers[0].v_bits == 32  # auto width stops at the format's limit
