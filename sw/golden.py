@@ -1,12 +1,13 @@
 """The golden model: DESIGN.md section 2 in integer PyTorch, batched over samples.
 
-Every backend is checked against this module, so it favours plainness over cleverness, with two
-exact shortcuts for speed:
+Every backend is checked against this module, so it favours plainness over cleverness. Three
+shortcuts keep it fast; each is exact, and the comment where it is used says why:
 
 - A layer's input at timestep t depends only on the layer before at the same t, so each layer
   runs all T timesteps in one matrix product, then a scan over t of integer elementwise updates.
-- The matrix product runs in float32 when no partial sum can reach 2^24 (every integer below
-  that is a float32, so the result is exact whatever the summation order), else in float64.
+- The matrix product runs on int8 operands with int32 sums (`torch._int_mm`) when that is
+  provably exact, else in float32 (exact while no partial sum reaches 2^24), else float64.
+- The membrane scan runs in int32 when no intermediate can leave int32, else in int64.
 """
 
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from .errors import InputError
 from .program import FLOAT32_EXACT, Layer, Program
 
 __all__ = ["Result", "run_golden", "check_spikes"]
+
+INT16_MAX = (1 << 15) - 1
+INT32_MAX = (1 << 31) - 1
 
 
 @dataclass
@@ -43,7 +47,10 @@ class Result:
 
 
 def check_spikes(program: Program, spikes) -> np.ndarray:
-    """Validate input spikes `[samples, T, inputs]` of 0/1 against `program`; return uint8."""
+    """Validate input spikes `[samples, T, inputs]` of 0/1 against `program`; return uint8.
+
+    The result is C-contiguous, so batches of it convert to tensors without a copy.
+    """
     spikes = np.asarray(spikes)
     expected = (program.timesteps, program.inputs)
     if spikes.ndim != 3 or spikes.shape[1:] != expected:
@@ -57,81 +64,144 @@ def check_spikes(program: Program, spikes) -> np.ndarray:
         raise InputError(
             f"input spikes must be 0 or 1, found values in {spikes.min()}..{spikes.max()}"
         )
-    return spikes.astype(np.uint8, copy=False)
+    return np.ascontiguousarray(spikes, dtype=np.uint8)
 
 
-def _layer_currents(layer: Layer, counts: torch.Tensor, max_count: int) -> torch.Tensor:
-    """z[b, t, j] = sum_i counts[b, t, i] * W[i, j], exactly, as int64."""
-    exact32 = layer.max_abs_current(max_count) < FLOAT32_EXACT
-    dtype = torch.float32 if exact32 else torch.float64
-    weight = torch.from_numpy(layer.weight).to(dtype)
-    z = torch.matmul(counts.to(dtype), weight)
-    return z.round_().to(torch.int64)
+def _int8_matmul_is_exact(max_count: int, max_weight: int, bound: int) -> bool:
+    """Whether `torch._int_mm` (int8 x int8, int32 sums) computes counts @ W exactly.
+
+    It runs oneDNN's int8 GEMM. On x86 CPUs without VNNI that GEMM adds 128 to one operand to
+    make it unsigned and sums products in pairs into a saturating int16 (`vpmaddubsw`; oneDNN,
+    "Nuances of int8 computations"), so each pair must stay below 2^15 whichever operand is
+    shifted. With counts <= 7 this allows |w| <= 121; wider weights take the float path.
+    Without oneDNN enabled, `_int_mm` falls back to a plain loop that is exact but slow.
+    """
+    pair_ok = (
+        2 * (128 + max_count) * max_weight <= INT16_MAX  # counts shifted
+        and 2 * 255 * max_count <= INT16_MAX  # weights shifted
+    )
+    onednn = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+    return onednn and pair_ok and bound <= INT32_MAX
 
 
-def _run_layer(layer: Layer, z: torch.Tensor, trace: bool):
-    """Scan the membrane of one layer over T; return (spike counts, final v, trace)."""
-    samples, steps, n_out = z.shape
-    low, high = v_range(layer.v_bits)
-    theta = torch.from_numpy(layer.threshold.astype(np.int64))
-    beta = torch.from_numpy(layer.bias.astype(np.int64))
-    k = layer.leak_shift
-    rounding = (1 << (k - 1)) if k else 0
-    v = torch.zeros(samples, n_out, dtype=torch.int64)
-    counts = torch.zeros(samples, steps, n_out, dtype=torch.uint8) if layer.spiking else None
-    membranes = torch.empty(samples, steps, n_out, dtype=torch.int64) if trace else None
-    for t in range(steps):
-        leak = 0 if k is None else (v + rounding) >> k
-        h = (v - leak + z[:, t] + beta).clamp_(low, high)
-        if layer.spiking:
-            # #{m in 1..M : h >= m * theta} is floor(h / theta) clipped to 0..M.
-            n = torch.div(h, theta, rounding_mode="floor").clamp_(0, layer.burst_max)
-            if layer.reset == "zero":
-                v = torch.where(n > 0, torch.zeros_like(h), h)
-            else:
-                v = (h - n * theta).clamp_(low, high)
-            counts[:, t] = n.to(torch.uint8)
+class _LayerRun:
+    """One layer's tensors and number formats, chosen once per `run_golden` call."""
+
+    def __init__(self, layer: Layer, max_count: int):
+        self.layer = layer
+        bound = layer.max_abs_current(max_count)  # |z| <= bound
+        max_weight = int(np.abs(layer.weight.astype(np.int64)).max(initial=0))
+        if _int8_matmul_is_exact(max_count, max_weight, bound):
+            # Counts (0..burst_max) and weights are int8 values already.
+            self.matmul_dtype = torch.int8
+        elif bound < FLOAT32_EXACT:
+            # Every integer below 2^24 is a float32, so any summation order is exact.
+            self.matmul_dtype = torch.float32
         else:
-            v = h
-        if trace:
-            membranes[:, t] = v
-    return counts, v, membranes
+            self.matmul_dtype = torch.float64
+        self.weight = torch.from_numpy(layer.weight).to(self.matmul_dtype)
+
+        # The scan's intermediates: |v|, |v - lam| and |beta| are at most 2^(v_bits-1), and
+        # h before saturation is (v - lam) + z + beta, so every partial sum is at most
+        # 2^v_bits + |z|. int32 holds that unless the membrane is ~31 bits or the layer huge.
+        wide = (1 << layer.v_bits) + bound > INT32_MAX
+        self.dtype = torch.int64 if wide else torch.int32
+        self.theta = torch.from_numpy(layer.threshold).to(self.dtype)
+        self.beta = torch.from_numpy(layer.bias).to(self.dtype)
+
+    def currents(self, counts: torch.Tensor) -> torch.Tensor:
+        """z[b, t, j] = sum_i counts[b, t, i] * W[i, j], exactly, in the scan's dtype."""
+        samples, steps, n_in = counts.shape
+        flat = counts.reshape(samples * steps, n_in)
+        if self.matmul_dtype == torch.int8:
+            # Counts are 0..7, so reading the uint8 bytes as int8 changes no value.
+            z = torch._int_mm(flat.view(torch.int8), self.weight)
+        else:
+            # The float result is an exact integer, so the conversion below truncates nothing.
+            z = torch.matmul(flat.to(self.matmul_dtype), self.weight)
+        return z.to(self.dtype).view(samples, steps, -1)
+
+    def scan(self, z: torch.Tensor, counts_out, trace_out):
+        """Step the membranes over T; write spike counts and membranes; return the final v.
+
+        `counts_out` (uint8 [samples, T, n]) and `trace_out` (int64, same shape) may be None.
+        """
+        layer = self.layer
+        samples, steps, n_out = z.shape
+        low, high = v_range(layer.v_bits)
+        k = layer.leak_shift
+        rounding = (1 << (k - 1)) if k else 0
+        v = torch.zeros(samples, n_out, dtype=self.dtype)
+        for t in range(steps):
+            # h = sat(v - lam + z + beta), lam = (v + r) >> k (`>>` is arithmetic on ints).
+            if k is None:
+                h = v + z[:, t]
+            else:
+                h = v - ((v + rounding) >> k)
+                h += z[:, t]
+            h += self.beta
+            h.clamp_(low, high)
+            if not layer.spiking:
+                v = h
+            else:
+                if layer.burst_max == 1:
+                    n = h >= self.theta  # #{m in 1..1 : h >= m * theta}, as a bool
+                else:
+                    # #{m in 1..M : h >= m * theta} is floor(h / theta) clipped to 0..M.
+                    n = torch.div(h, self.theta, rounding_mode="floor").clamp_(0, layer.burst_max)
+                if layer.reset == "zero":
+                    v = h.masked_fill_(n > 0, 0)
+                else:
+                    # n * theta <= h whenever n > 0, so h - n * theta lies in 0..h and the
+                    # saturation sat(h - n * theta) of section 2 can never act.
+                    v = h - n * self.theta
+                counts_out[:, t] = n
+            if trace_out is not None:
+                trace_out[:, t] = v
+        return v
 
 
-@torch.no_grad()
-def run_golden(
-    program: Program, spikes, batch_size: int = 4096, trace: bool = False
-) -> Result:
+@torch.inference_mode()
+def run_golden(program: Program, spikes, batch_size: int = 4096, trace: bool = False) -> Result:
     """Run `program` on input spikes `[samples, T, inputs]`.
 
     With `trace=True` the result also holds every layer's membrane after each timestep.
     """
     spikes = check_spikes(program, spikes)
-    samples = spikes.shape[0]
+    samples, steps = spikes.shape[0], program.timesteps
     last = program.layers[-1]
     readout = np.zeros((samples, last.outputs), dtype=np.int64)
     out_spikes = {
-        layer.name: np.zeros((samples, program.timesteps, layer.outputs), dtype=np.uint8)
+        layer.name: np.zeros((samples, steps, layer.outputs), dtype=np.uint8)
         for layer in program.layers
         if layer.spiking
     }
-    membranes = {
-        layer.name: np.zeros((samples, program.timesteps, layer.outputs), dtype=np.int64)
-        for layer in program.layers
-    } if trace else {}
-    max_counts = program.layer_input_counts()
+    membranes = (
+        {
+            layer.name: np.zeros((samples, steps, layer.outputs), dtype=np.int64)
+            for layer in program.layers
+        }
+        if trace
+        else {}
+    )
+    runs = [
+        _LayerRun(layer, max_count)
+        for layer, max_count in zip(program.layers, program.layer_input_counts(), strict=True)
+    ]
     for start in range(0, samples, batch_size):
         stop = min(start + batch_size, samples)
         counts = torch.from_numpy(spikes[start:stop])
-        for layer, max_count in zip(program.layers, max_counts):
-            z = _layer_currents(layer, counts, max_count)
-            counts, v, trace_v = _run_layer(layer, z, trace)
-            if layer.spiking:
-                out_spikes[layer.name][start:stop] = counts.numpy()
-            if trace:
-                membranes[layer.name][start:stop] = trace_v.numpy()
+        for run in runs:
+            name = run.layer.name
+            # The scan writes straight into the result arrays (torch views of numpy memory).
+            counts_out = (
+                torch.from_numpy(out_spikes[name][start:stop]) if name in out_spikes else None
+            )
+            trace_out = torch.from_numpy(membranes[name][start:stop]) if trace else None
+            v = run.scan(run.currents(counts), counts_out, trace_out)
+            counts = counts_out
         if last.spiking:
-            readout[start:stop] = counts.to(torch.int64).sum(dim=1).numpy()
+            readout[start:stop] = counts.sum(dim=1, dtype=torch.int64).numpy()
         else:
             readout[start:stop] = v.numpy()
     return Result(

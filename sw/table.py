@@ -7,7 +7,8 @@ def _cell(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        # Accuracies and ratios get four decimals; larger quantities need no more than one.
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
     return str(value)
 
 
