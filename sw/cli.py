@@ -51,6 +51,8 @@ def cmd_train(args):
     from models.mlp import MLPConfig
     from models.train import TrainConfig, save_checkpoint, train
 
+    from .models_io import load_data
+
     try:
         config = MLPConfig(
             hidden=args.hidden,
@@ -73,8 +75,6 @@ def cmd_train(args):
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    from .models_io import load_data
-
     load_data(train_config.dataset, "train", args.data_dir)  # fail early, before training
     model, history = train(config, train_config, progress=not args.quiet)
     save_checkpoint(args.out, model, train_config, history)

@@ -65,7 +65,7 @@ def run_demo(out: Path, epochs: int = 60, quiet: bool = False) -> dict:
     print()
     rows = [[key, value] for key, value in summary.items()]
     rows.append(["test samples", len(y)])
-    rows.append(["training time (s)", round(train_seconds, 1)])
+    rows.append(["training time (s)", f"{train_seconds:.1f}"])
     print(format_table(["metric", "value"], rows, "spikeloom demo (digits)"))
     print(f"\nwrote {out / 'summary.json'}, {out / 'program'}, {out / 'checkpoint.pt'}")
     return summary

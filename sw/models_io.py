@@ -1,9 +1,12 @@
 """Load what the user points the CLI at: a checkpoint or a Program directory."""
 
+import pickle
+import zipfile
 from pathlib import Path
 
 from models.datasets import DatasetError, load_dataset
 from models.mlp import SpikingMLP
+from models.train import load_checkpoint
 
 from .errors import InputError
 from .program import Program, load_program
@@ -13,11 +16,6 @@ __all__ = ["load_model", "load_target", "load_data"]
 
 def load_model(path) -> tuple[SpikingMLP, dict]:
     """Rebuild a trained model from a checkpoint; `InputError` when the file is not one."""
-    import pickle
-    import zipfile
-
-    from models.train import load_checkpoint
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
