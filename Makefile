@@ -30,6 +30,8 @@ demo: setup
 	$(VENV)/bin/spikeloom demo --out runs/demo
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
