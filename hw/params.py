@@ -57,14 +57,17 @@ class EngineParams:
     max_inputs: int = 1024
     #: Most neurons in one layer.
     max_neurons: int = 512
-    #: Total weight storage, in bits, summed over layers (packed by lane, padded to lanes).
-    weight_memory_bits: int = 1 << 20
+    #: Depth of the weight memory in words of `lanes * max_weight_bits` bits; layer l uses
+    #: `inputs * ceil(outputs / lanes)` of them.
+    weight_words: int = 8192
     #: Widest membrane the state units implement.
     max_v_bits: int = 24
     #: Widest weight the accumulate lanes implement.
     max_weight_bits: int = 8
     #: Longest run of timesteps per sample.
     max_timesteps: int = 64
+    #: Width of the per-lane current accumulators (one timestep's z).
+    current_bits: int = 16
 
     def __post_init__(self):
         if self.lanes < 1:
@@ -75,11 +78,34 @@ class EngineParams:
             )
         if self.max_weight_bits not in WEIGHT_BITS:
             raise ValueError(f"max_weight_bits must be in 1..8, got {self.max_weight_bits}")
+        for name in ("max_layers", "max_inputs", "max_neurons", "weight_words", "max_timesteps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 2 <= self.current_bits <= 32:
+            raise ValueError(f"current_bits must be in 2..32, got {self.current_bits}")
 
-    def layer_weight_bits(self, inputs: int, outputs: int, weight_bits: int) -> int:
-        """Bits one layer occupies in the weight memories: rows of whole lane groups."""
-        groups = -(-outputs // self.lanes)
-        return inputs * groups * self.lanes * weight_bits
+    def groups(self, neurons: int) -> int:
+        """Lane groups a layer of `neurons` needs."""
+        return -(-neurons // self.lanes)
+
+    def layer_weight_words(self, inputs: int, outputs: int) -> int:
+        """Weight-memory words one layer occupies: one per input and lane group."""
+        return inputs * self.groups(outputs)
+
+    @property
+    def neuron_words(self) -> int:
+        """Depth of the membrane and threshold/bias memories: every layer's groups."""
+        return self.max_layers * self.groups(self.max_neurons)
+
+    @property
+    def address_bits(self) -> int:
+        """Width of an input or neuron address."""
+        return max(self.max_inputs, self.max_neurons, 2).bit_length()
+
+    @property
+    def event_depth(self) -> int:
+        """Entries of one event buffer: every input once, or every neuron's largest burst."""
+        return max(self.max_inputs, self.max_neurons * BURST_MAX)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -10,7 +10,7 @@ from hw.params import EngineParams
 
 from .program import Program
 
-__all__ = ["LayerWidths", "layer_widths", "check_fits"]
+__all__ = ["LayerWidths", "layer_widths", "check_fits", "params_for_program"]
 
 
 def _signed_bits(magnitude: int) -> int:
@@ -48,8 +48,8 @@ def check_fits(program: Program, params: EngineParams) -> tuple[bool, list[str]]
         )
     if program.timesteps > params.max_timesteps:
         problems.append(f"{program.timesteps} timesteps exceed the engine's {params.max_timesteps}")
-    total_bits = 0
-    for layer in program.layers:
+    total_words = 0
+    for layer, widths in zip(program.layers, layer_widths(program), strict=True):
         where = f"layer {layer.name!r}"
         if layer.inputs > params.max_inputs:
             problems.append(f"{where}: {layer.inputs} inputs exceed {params.max_inputs}")
@@ -61,10 +61,33 @@ def check_fits(program: Program, params: EngineParams) -> tuple[bool, list[str]]
             problems.append(
                 f"{where}: weight_bits {layer.weight_bits} exceeds {params.max_weight_bits}"
             )
-        total_bits += params.layer_weight_bits(layer.inputs, layer.outputs, layer.weight_bits)
-    if total_bits > params.weight_memory_bits:
+        if widths.current_bits > params.current_bits:
+            problems.append(
+                f"{where}: currents need {widths.current_bits} bits, the engine's "
+                f"accumulators have {params.current_bits}"
+            )
+        total_words += params.layer_weight_words(layer.inputs, layer.outputs)
+    if total_words > params.weight_words:
         problems.append(
-            f"weights need {total_bits} bits of memory, more than the "
-            f"{params.weight_memory_bits} this engine has"
+            f"weights need {total_words} words of memory, more than the "
+            f"{params.weight_words} this engine has"
         )
     return not problems, problems
+
+
+def params_for_program(program: Program, lanes: int = 16, **overrides) -> EngineParams:
+    """The smallest engine build that runs `program` (simulation builds are sized this way)."""
+    widths = layer_widths(program)
+    sizes = dict(
+        lanes=lanes,
+        max_layers=len(program.layers),
+        max_inputs=max(layer.inputs for layer in program.layers),
+        max_neurons=max(layer.outputs for layer in program.layers),
+        max_v_bits=max(layer.v_bits for layer in program.layers),
+        max_weight_bits=max(layer.weight_bits for layer in program.layers),
+        max_timesteps=program.timesteps,
+        current_bits=max(w.current_bits for w in widths),
+    )
+    params = EngineParams(**{**sizes, **overrides})
+    words = sum(params.layer_weight_words(layer.inputs, layer.outputs) for layer in program.layers)
+    return EngineParams(**{**sizes, "weight_words": words, **overrides})

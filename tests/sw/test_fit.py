@@ -37,7 +37,7 @@ def test_widths_bound_the_worst_case():
 
 
 def test_a_fitting_program_passes():
-    ok, problems = check_fits(_program(), EngineParams(lanes=64, weight_memory_bits=1 << 18))
+    ok, problems = check_fits(_program(), EngineParams(lanes=64, weight_words=784 * 4 + 256))
     assert ok and problems == []
 
 
@@ -47,7 +47,8 @@ def test_each_limit_is_named():
         max_layers=1,
         max_inputs=512,
         max_neurons=128,
-        weight_memory_bits=1 << 16,
+        weight_words=1000,
+        current_bits=10,
         max_v_bits=12,
         max_timesteps=2,
     )
@@ -60,6 +61,7 @@ def test_each_limit_is_named():
         "layer 'fc1': 784 inputs exceed 512",
         "layer 'fc1': 256 neurons exceed 128",
         "layer 'fc1': v_bits 16 exceeds 12",
-        "bits of memory",
+        "words of memory",
+        "layer 'fc1': currents need 11 bits, the engine's accumulators have 10",
     ]:
         assert expected in text

@@ -1,0 +1,89 @@
+"""LIF/LIFB/readout state units: one neuron's membrane update, DESIGN.md section 2.
+
+Combinational: the sweep registers inputs and outputs around `lanes` of these.
+"""
+
+from amaranth import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["NeuronConfig", "LifUnit"]
+
+
+def NeuronConfig(v_bits: int) -> data.StructLayout:
+    """A layer's neuron settings, as the sweep sees them (saturation bounds precomputed)."""
+    return data.StructLayout(
+        {
+            "spiking": 1,
+            "burst_max": 3,
+            "leak": 1,
+            "leak_shift": 5,
+            "subtract": 1,
+            "low": signed(v_bits),
+            "high": signed(v_bits),
+        }
+    )
+
+
+class LifUnit(wiring.Component):
+    """h = sat(v - lam + z + beta); n = #{m <= M : h >= m * theta}; then reset (or readout).
+
+    The multiples of theta come from shifts and adds, so the unit has no multiplier; the leak
+    `lam = (v + 2^(k-1)) >> k` is an arithmetic shift that rounds to nearest, ties up.
+    """
+
+    def __init__(self, v_bits: int, current_bits: int):
+        self.v_bits = v_bits
+        super().__init__(
+            {
+                "config": In(NeuronConfig(v_bits)),
+                "v": In(signed(v_bits)),
+                "z": In(signed(current_bits)),
+                "theta": In(unsigned(v_bits)),
+                "bias": In(signed(v_bits)),
+                "v_next": Out(signed(v_bits)),
+                "n": Out(3),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, v, vb = self.config, self.v, self.v_bits
+
+        rounding = Array([0] + [1 << (k - 1) for k in range(1, 32)])[cfg.leak_shift]
+        lam = Signal(signed(vb + 1))
+        m.d.comb += lam.eq(Mux(cfg.leak, (v + rounding) >> cfg.leak_shift, 0))
+        total = Signal(signed(vb + max(len(self.z), vb) + 3))
+        m.d.comb += total.eq(v - lam + self.z + self.bias)
+        h = Signal(signed(vb))
+        with m.If(total < cfg.low):
+            m.d.comb += h.eq(cfg.low)
+        with m.Elif(total > cfg.high):
+            m.d.comb += h.eq(cfg.high)
+        with m.Else():
+            m.d.comb += h.eq(total)
+
+        theta = self.theta
+        multiples = [
+            0,
+            theta,
+            theta << 1,
+            (theta << 1) + theta,
+            theta << 2,
+            (theta << 2) + theta,
+            (theta << 2) + (theta << 1),
+            (theta << 3) - theta,
+        ]
+        n = 0
+        for count in range(1, 8):
+            n = n + ((count <= cfg.burst_max) & (h >= multiples[count]))
+        m.d.comb += self.n.eq(Mux(cfg.spiking, n, 0))
+
+        with m.If(~cfg.spiking):
+            m.d.comb += self.v_next.eq(h)
+        with m.Elif(cfg.subtract):
+            # n * theta <= h, so h - n * theta stays within 0..h: no saturation needed.
+            m.d.comb += self.v_next.eq(h - Array(multiples)[self.n])
+        with m.Else():
+            m.d.comb += self.v_next.eq(Mux(self.n != 0, 0, h))
+        return m

@@ -1,0 +1,71 @@
+"""The `amaranth` backend: the engine under Amaranth's own simulator, cycle for cycle.
+
+The Program is loaded through the engine's configuration port (as the host link will), then
+each sample's events are streamed in and output events collected. With `stall > 0` both streams
+idle at random (seeded) so that every handshake is exercised.
+"""
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from hw.engine import Engine
+from sw.engine_stream import OutputDecoder, config_writes, sample_events
+from sw.fit import params_for_program
+from sw.golden import Result, check_spikes
+from sw.program import Program
+
+__all__ = ["run_amaranth", "stream_put"]
+
+
+async def stream_put(ctx, stream, payload: int, rng=None, stall: float = 0.0):
+    """Offer one payload and wait until it is taken; idle first with probability `stall`."""
+    while rng is not None and rng.random() < stall:
+        await ctx.tick()
+    ctx.set(stream.payload.as_value(), payload)
+    ctx.set(stream.valid, 1)
+    await ctx.tick().until(stream.ready)
+    ctx.set(stream.valid, 0)
+
+
+def run_amaranth(
+    program: Program,
+    spikes,
+    lanes: int = 16,
+    stall: float = 0.0,
+    seed: int = 0,
+    waves: str | None = None,
+) -> Result:
+    spikes = check_spikes(program, spikes)
+    params = params_for_program(program, lanes)
+    engine = Engine(params)
+    rng = np.random.default_rng(seed)
+    decoder = OutputDecoder(program, params)
+    cycles = []
+
+    async def driver(ctx):
+        for payload in config_writes(program, params):
+            await stream_put(ctx, engine.i_config, payload)
+        for sample in spikes:
+            for payload in sample_events(sample, params):
+                await stream_put(ctx, engine.i_events, payload, rng, stall)
+
+    async def monitor(ctx):
+        out = engine.o_events
+        while len(decoder.samples) < len(spikes):
+            ctx.set(out.ready, int(rng.random() >= stall))
+            *_, valid, ready, payload, count = await ctx.tick().sample(
+                out.valid, out.ready, out.payload.as_value(), engine.cycles
+            )
+            if valid and ready and decoder.feed(payload):
+                cycles.append(count)
+
+    sim = Simulator(engine)
+    sim.add_clock(1e-8)
+    sim.add_testbench(driver)
+    sim.add_testbench(monitor)
+    if waves:
+        with sim.write_vcd(waves):
+            sim.run()
+    else:
+        sim.run()
+    return decoder.result(cycles)
