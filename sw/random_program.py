@@ -63,3 +63,111 @@ def random_spikes(rng: np.random.Generator, program: Program, samples: int, rate
     shape = (samples, program.timesteps, program.inputs)
     rates = rng.random((samples, 1, 1)) if rate is None else rate
     return (rng.random(shape) < rates).astype(np.uint8)
+
+
+def _layer(name, weight, threshold, bias, **settings) -> Layer:
+    return Layer(
+        name=name,
+        weight=np.asarray(weight, np.int8),
+        threshold=np.asarray(threshold, np.int32),
+        bias=np.asarray(bias, np.int32),
+        **settings,
+    )
+
+
+def edge_programs() -> dict[str, tuple[Program, np.ndarray]]:
+    """Hand-picked Programs with spikes, each aimed at one corner of the rules."""
+    rng = np.random.default_rng(2024)
+    cases = {}
+
+    def add(name, timesteps, layers, spikes):
+        program = Program(timesteps=timesteps, inputs=layers[0].inputs, layers=layers)
+        cases[name] = (program.validate(), np.asarray(spikes, np.uint8))
+
+    ones = rng.choice(np.array([-1, 1], np.int8), size=(9, 37))
+    add(
+        "t1_wide_layer_not_multiple_of_lanes",
+        1,
+        [_layer("a", ones, rng.integers(1, 4, 37), rng.integers(-2, 3, 37))],
+        rng.integers(0, 2, (3, 1, 9)),
+    )
+    add(
+        "silent_timesteps",
+        4,
+        [
+            _layer("a", ones[:, :5], [1] * 5, [0] * 5, leak_shift=1),
+            _layer("b", np.ones((5, 2)), [1, 1], [0, 0], neuron="readout"),
+        ],
+        np.zeros((2, 4, 9)),
+    )
+    add(
+        "one_neuron_layers",
+        3,
+        [
+            _layer("a", np.ones((4, 1)), [2], [0], reset="subtract"),
+            _layer("b", [[1]], [1], [0]),
+        ],
+        [[[1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]]],
+    )
+    add(
+        "saturation_both_ends",
+        5,
+        [
+            _layer(
+                "a",
+                [[127, -128]],
+                [127, 1],
+                [100, -100],
+                weight_bits=8,
+                v_bits=8,
+                neuron="lifb",
+                burst_max=2,
+                reset="subtract",
+            ),
+            _layer(
+                "b",
+                [[-128, 127], [127, -128]],
+                [1, 1],
+                [-128, 127],
+                weight_bits=8,
+                v_bits=8,
+                neuron="readout",
+            ),
+        ],
+        [[[1], [1], [1], [0], [1]]],
+    )
+    add(
+        "bursts_to_burst_max",
+        2,
+        [
+            _layer(
+                "a",
+                np.full((3, 4), 3),
+                [1, 2, 3, 100],
+                [40, 11, 6, 0],
+                weight_bits=3,
+                neuron="lifb",
+                burst_max=7,
+                reset="subtract",
+                v_bits=10,
+            ),
+            _layer(
+                "b",
+                np.full((4, 3), -2),
+                [1, 1, 1],
+                [0, 0, 0],
+                weight_bits=2,
+                neuron="lifb",
+                burst_max=3,
+                leak_shift=0,
+            ),
+        ],
+        [[[1, 1, 1], [1, 0, 1]], [[0, 0, 0], [1, 1, 1]]],
+    )
+    add(
+        "leak_zero_empties",
+        3,
+        [_layer("a", np.ones((2, 3)), [5, 5, 5], [2, 3, 4], leak_shift=0, reset="zero")],
+        [[[1, 1], [1, 1], [0, 0]]],
+    )
+    return cases

@@ -1,0 +1,55 @@
+"""The engine under Amaranth's simulator equals the golden model, with random stalls."""
+
+import os
+
+import numpy as np
+import pytest
+
+from sim.amaranth_backend import run_amaranth
+from sw.golden import run_golden
+from sw.random_program import edge_programs, random_program, random_spikes
+
+SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
+PROGRAMS = int(os.environ.get("SPIKELOOM_PROGRAMS", "12"))
+
+
+def assert_same(program, spikes, result, what):
+    golden = run_golden(program, spikes)
+    np.testing.assert_array_equal(result.readout, golden.readout, err_msg=f"{what}: readout")
+    assert result.spikes.keys() == golden.spikes.keys()
+    for name in golden.spikes:
+        np.testing.assert_array_equal(
+            result.spikes[name], golden.spikes[name], err_msg=f"{what}: layer {name} spikes"
+        )
+    assert (result.cycles > 0).all()
+
+
+@pytest.mark.parametrize("index", range(PROGRAMS))
+def test_random_programs_with_stalls(index):
+    seed = SEED * 1000 + index
+    print(f"SPIKELOOM_SEED={SEED} program {index} (rng seed {seed})")
+    rng = np.random.default_rng(seed)
+    program = random_program(rng, max_layers=3, max_width=14, max_timesteps=4)
+    spikes = random_spikes(rng, program, 3)
+    lanes = int(rng.choice([1, 3, 4, 8]))
+    result = run_amaranth(program, spikes, lanes=lanes, stall=0.3, seed=seed)
+    assert_same(program, spikes, result, f"seed {seed}, lanes {lanes}")
+
+
+@pytest.mark.parametrize("name", sorted(edge_programs()))
+@pytest.mark.parametrize("lanes", [4, 16])
+def test_edge_cases(name, lanes):
+    program, spikes = edge_programs()[name]
+    result = run_amaranth(program, spikes, lanes=lanes, stall=0.2, seed=lanes)
+    assert_same(program, spikes, result, name)
+
+
+def test_cycles_follow_the_event_count():
+    """More input events cost more cycles: the engine is event-driven."""
+    rng = np.random.default_rng(5)
+    program = random_program(rng, max_layers=1, max_width=20, max_timesteps=2)
+    quiet = np.zeros((1, program.timesteps, program.inputs), np.uint8)
+    busy = np.ones_like(quiet)
+    cycles = run_amaranth(program, np.concatenate([quiet, busy]), lanes=4).cycles
+    groups = -(-program.layers[0].outputs // 4)
+    assert cycles[1] - cycles[0] >= program.timesteps * program.inputs * groups
