@@ -7,12 +7,14 @@ idle at random (seeded) so that every handshake is exercised.
 
 import numpy as np
 from amaranth.sim import Simulator
+from tqdm import tqdm
 
 from hw.engine import Engine
-from sw.engine_stream import OutputDecoder, config_writes, sample_events
+from sw.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
 from sw.fit import params_for_program
-from sw.golden import Result, check_spikes
+from sw.golden import check_spikes
 from sw.program import Program
+from sw.result import Result
 
 __all__ = ["run_amaranth", "stream_put"]
 
@@ -34,13 +36,14 @@ def run_amaranth(
     stall: float = 0.0,
     seed: int = 0,
     waves: str | None = None,
+    progress: bool = False,
 ) -> Result:
     spikes = check_spikes(program, spikes)
     params = params_for_program(program, lanes)
     engine = Engine(params)
     rng = np.random.default_rng(seed)
     decoder = OutputDecoder(program, params)
-    cycles = []
+    cycles, counters = [], {name: [] for name in COUNTERS}
 
     async def driver(ctx):
         for payload in config_writes(program, params):
@@ -48,6 +51,8 @@ def run_amaranth(
         for sample in spikes:
             for payload in sample_events(sample, params):
                 await stream_put(ctx, engine.i_events, payload, rng, stall)
+
+    bar = tqdm(total=len(spikes), desc="amaranth sim", unit="sample", disable=not progress)
 
     async def monitor(ctx):
         out = engine.o_events
@@ -57,7 +62,11 @@ def run_amaranth(
                 out.valid, out.ready, out.payload.as_value(), engine.cycles
             )
             if valid and ready and decoder.feed(payload):
+                bar.update()
                 cycles.append(count)
+                for name in COUNTERS:
+                    counter = getattr(engine, name)
+                    counters[name].append([ctx.get(counter[i]) for i in range(len(counter))])
 
     sim = Simulator(engine)
     sim.add_clock(1e-8)
@@ -68,4 +77,5 @@ def run_amaranth(
             sim.run()
     else:
         sim.run()
-    return decoder.result(cycles)
+    bar.close()
+    return decoder.result(cycles, counters)

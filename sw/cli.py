@@ -35,6 +35,48 @@ def _int_list(text: str) -> list[int]:
         ) from None
 
 
+BACKENDS = ("golden", "amaranth", "verilator", "icarus")
+
+
+def backend_runner(name: str, lanes: int = 16, waves: str | None = None, stall: float = 0.0):
+    """A `(program, spikes) -> Result` function for backend `name`.
+
+    The simulation backends load lazily: only the CLI reaches into `sim`.
+    """
+    from functools import partial
+
+    if name == "golden":
+        from .golden import run_golden
+
+        return run_golden
+    if name == "amaranth":
+        from sim.amaranth_backend import run_amaranth
+
+        return partial(run_amaranth, lanes=lanes, waves=waves, stall=stall, progress=True)
+    if name in ("verilator", "icarus"):
+        from sim.cocotb_backend import run_cocotb
+
+        return partial(run_cocotb, simulator=name, lanes=lanes, waves=bool(waves), stall=stall)
+    raise InputError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")
+
+
+def _add_backend_args(parser):
+    parser.add_argument("--backend", default="golden", choices=BACKENDS)
+    parser.add_argument("--lanes", type=int, default=16, help="engine lanes (hardware backends)")
+    parser.add_argument(
+        "--waves",
+        default=None,
+        metavar="FILE",
+        help="write waveforms (amaranth: this VCD file; cocotb: in its build dir)",
+    )
+
+
+def _runner(args):
+    if args.lanes < 1:
+        raise InputError(f"--lanes must be >= 1, got {args.lanes}")
+    return backend_runner(args.backend, args.lanes, args.waves)
+
+
 def _add_data_args(parser, split: bool = True):
     parser.add_argument(
         "--dataset",
@@ -151,13 +193,13 @@ def _load_spikes(path) -> np.ndarray:
 
 
 def cmd_sim(args):
-    from .evaluate import run_program
     from .program import load_program
 
     program = load_program(args.program)
-    result = run_program(program, _load_spikes(args.input), args.backend)
+    result = _runner(args)(program, _load_spikes(args.input))
     result.save(args.out)
-    print(f"{len(result.readout)} samples on {args.backend}; results -> {args.out}")
+    cycles = f", {result.cycles.mean():.0f} cycles/sample" if result.cycles.any() else ""
+    print(f"{len(result.readout)} samples on {args.backend}{cycles}; results -> {args.out}")
 
 
 def cmd_eval(args):
@@ -166,7 +208,7 @@ def cmd_eval(args):
 
     target = load_target(args.target)
     x, y = load_data(_dataset_of(args), args.split, args.data_dir)
-    evaluation = evaluate_target(target, x, y, args.backend)
+    evaluation = evaluate_target(target, x, y, _runner(args), args.backend)
     report = {
         "target": str(args.target),
         "dataset": _dataset_of(args),
@@ -252,14 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sim", help="run a Program on input spikes")
     p.add_argument("program")
     p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
-    p.add_argument("--backend", default="golden", choices=("golden",))
+    _add_backend_args(p)
     p.add_argument("--out", required=True, help="result .npz")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("eval", help="accuracy of a checkpoint or Program on a data split")
     p.add_argument("target", help="checkpoint file or Program directory")
     _add_data_args(p)
-    p.add_argument("--backend", default="golden", choices=("golden",))
+    _add_backend_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=cmd_eval)
 

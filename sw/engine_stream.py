@@ -9,10 +9,19 @@ from hw.params import EngineParams
 
 from .errors import ProgramError
 from .fit import check_fits
-from .golden import Result
 from .program import Program
+from .result import Result
 
-__all__ = ["program_images", "config_writes", "sample_events", "OutputDecoder"]
+__all__ = [
+    "COUNTERS",
+    "program_images",
+    "config_writes",
+    "sample_events",
+    "OutputDecoder",
+]
+
+#: The engine's per-layer counters, by port name.
+COUNTERS = ("layer_cycles", "layer_events", "layer_synops", "layer_stalls")
 
 
 def program_images(program: Program, params: EngineParams) -> dict:
@@ -101,7 +110,8 @@ class OutputDecoder:
             return True
         return False
 
-    def result(self, cycles) -> Result:
+    def result(self, cycles, counters: dict | None = None) -> Result:
+        """The collected samples; `counters` maps each of COUNTERS to per-sample lists."""
         names = [layer.name for layer in self.program.layers]
         spiking = [i for i, layer in enumerate(self.program.layers) if layer.spiking]
         shape = (0, self.program.timesteps)
@@ -116,4 +126,9 @@ class OutputDecoder:
                 for i in spiking
             },
             cycles=np.asarray(cycles, np.int64),
+            lanes=self.params.lanes,
+            counters={
+                name: np.asarray(values, np.int64)[:, : len(self.program.layers)]
+                for name, values in (counters or {}).items()
+            },
         )

@@ -10,8 +10,6 @@ shortcuts keep it fast; each is exact, and the comment where it is used says why
 - The membrane scan runs in int32 when no intermediate can leave int32, else in int64.
 """
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
@@ -19,31 +17,12 @@ from hw.params import v_range
 
 from .errors import InputError
 from .program import FLOAT32_EXACT, Layer, Program
+from .result import Result
 
 __all__ = ["Result", "run_golden", "check_spikes"]
 
 INT16_MAX = (1 << 15) - 1
 INT32_MAX = (1 << 31) - 1
-
-
-@dataclass
-class Result:
-    """Outputs of a batch of samples, as every backend returns them (DESIGN.md section 3)."""
-
-    readout: np.ndarray  # int64 [samples, n_last]
-    spikes: dict[str, np.ndarray]  # layer name -> uint8 [samples, T, n]
-    cycles: np.ndarray  # int64 [samples]; 0 for the golden model
-    membranes: dict[str, np.ndarray] = field(default_factory=dict)  # int64 [samples, T, n]
-
-    @property
-    def predictions(self) -> np.ndarray:
-        """Predicted class: argmax of the readout, lowest index on ties."""
-        return np.argmax(self.readout, axis=1)
-
-    def save(self, path) -> None:
-        arrays = {"readout": self.readout, "cycles": self.cycles}
-        arrays.update({f"{name}.spikes": value for name, value in self.spikes.items()})
-        np.savez_compressed(path, **arrays)
 
 
 def check_spikes(program: Program, spikes) -> np.ndarray:

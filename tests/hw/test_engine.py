@@ -53,3 +53,20 @@ def test_cycles_follow_the_event_count():
     cycles = run_amaranth(program, np.concatenate([quiet, busy]), lanes=4).cycles
     groups = -(-program.layers[0].outputs // 4)
     assert cycles[1] - cycles[0] >= program.timesteps * program.inputs * groups
+
+
+def test_counters_add_up():
+    rng = np.random.default_rng(11)
+    program = random_program(rng, max_layers=3, max_width=12, max_timesteps=3)
+    spikes = random_spikes(rng, program, 2)
+    result = run_amaranth(program, spikes, lanes=4, stall=0.3, seed=11)
+    golden = run_golden(program, spikes)
+    events = [spikes.sum(axis=(1, 2))]
+    for layer in program.layers[:-1]:
+        events.append(golden.spikes[layer.name].sum(axis=(1, 2), dtype=np.int64))
+    np.testing.assert_array_equal(result.counters["layer_events"], np.stack(events, axis=1))
+    synops = np.stack(events, axis=1) * [layer.outputs for layer in program.layers]
+    np.testing.assert_array_equal(result.counters["layer_synops"], synops)
+    assert (result.counters["layer_cycles"].sum(axis=1) <= result.cycles).all()
+    assert (result.counters["layer_stalls"] <= result.counters["layer_cycles"]).all()
+    assert result.lanes == 4
