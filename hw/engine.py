@@ -1,22 +1,25 @@
 """The engine: an event-driven, accumulate-only spiking MLP core (DESIGN.md sections 2 and 4).
 
-Per sample, for t in 0..T-1 it receives one timestep of input events (addresses, then an `end`
-marker), then runs every layer in order. A layer is processed one group of `lanes` neurons at a
-time: the group's currents are cleared, the timestep's input events are replayed from an event
-buffer (one weight word per cycle, added in every lane), then a sweep updates the group's
-membranes in one cycle and the emitter sends each spike, one per cycle, to the next layer's
-event buffer and to the output stream. Two event buffers alternate between layers: a layer reads
-one while it writes the other. After the last timestep a readout layer's membranes are sent out.
+Per sample, for t in 0..T-1 the engine runs every layer in order. A layer is processed one group
+of `lanes` neurons at a time: the timestep's input events are replayed from an event buffer (one
+weight word per cycle, added in every lane), then a sweep updates the group's membranes in one
+cycle and hands its spike counts to the emitter, which sends each spike, one per cycle, to the
+next layer's event buffer and to the output stream while the next group accumulates.
+
+Four event buffers keep every unit busy: two take the host's input events (the receiver fills
+timestep t+1 while the layers compute t), and two alternate between layers (a layer reads one
+while its spikes fill the other). After the last timestep a readout layer's membranes are sent.
 
 Streams:
-- `i_events`: input events, `hw.layout.input_fields`.
+- `i_events`: input events, `hw.layout.input_fields`: addresses, then an `end` marker per step.
 - `o_events`: spikes of every spiking layer (one event per spike, so a burst of c is c events),
   timestep ends, readout values and sample ends, `hw.layout.output_fields`.
-- `i_config`: writes into the weight, threshold/bias and layer-configuration memories, used
-  between samples by the host (and nothing else); `hw.layout.write_fields`.
+- `i_config`: writes into the weight, threshold/bias and layer-configuration memories and the
+  global settings, `hw.layout.write_fields`; the host writes only between samples.
 
-Counters (reset at the start of each sample): total cycles, and per layer its cycles, input
-events, synaptic operations (events x neurons) and output stall cycles.
+Counters (reset when a sample starts, final when its SAMPLE_END leaves): cycles from the moment
+timestep 0's input is complete, and per layer its cycles, input events, synaptic operations
+(events x neurons) and cycles its spikes waited on `o_events`.
 """
 
 from amaranth import Module, Mux, Signal, signed
@@ -74,38 +77,32 @@ class Engine(wiring.Component):
         global_layout = struct(layout.global_fields(p))
 
         # --- memories -------------------------------------------------------------------------
-        weights = Memory(
-            shape=layout.weight_word_bits(p),
-            depth=p.weight_words,
-            init=_init(self.images.get(layout.SPACE_WEIGHTS, []), p.weight_words),
-        )
-        neurons = Memory(
-            shape=layout.neuron_word_bits(p),
-            depth=p.neuron_words,
-            init=_init(self.images.get(layout.SPACE_NEURONS, []), p.neuron_words),
-        )
-        membranes = Memory(shape=lanes * vmax, depth=p.neuron_words, init=[])
-        layer_words = _init(self.images.get(layout.SPACE_LAYERS, []), p.max_layers)
-        layer_table = Memory(shape=layer_layout.size, depth=p.max_layers, init=layer_words)
-        buffers = [Memory(shape=p.address_bits, depth=p.event_depth, init=[]) for _ in range(2)]
-        m.submodules.weights = weights
-        m.submodules.neurons = neurons
-        m.submodules.membranes = membranes
-        m.submodules.layer_table = layer_table
-        m.submodules.buffer0, m.submodules.buffer1 = buffers
+        def memory(name, shape, depth, space=None):
+            init = _init(self.images.get(space, []), depth) if space is not None else []
+            m.submodules[name] = mem = Memory(shape=shape, depth=depth, init=init)
+            return mem
 
-        weight_rd = weights.read_port()
-        weight_wr = weights.write_port()
-        neuron_rd = neurons.read_port()
-        neuron_wr = neurons.write_port()
-        membrane_rd = membranes.read_port()
-        membrane_wr = membranes.write_port()
-        layer_rd = layer_table.read_port(domain="comb")
-        layer_wr = layer_table.write_port()
-        buffer_rd = [buffer.read_port() for buffer in buffers]
-        buffer_wr = [buffer.write_port() for buffer in buffers]
+        weights = memory(
+            "weights", layout.weight_word_bits(p), p.weight_words, layout.SPACE_WEIGHTS
+        )
+        neurons = memory(
+            "neurons", layout.neuron_word_bits(p), p.neuron_words, layout.SPACE_NEURONS
+        )
+        membranes = memory("membranes", lanes * vmax, p.neuron_words)
+        layer_table = memory("layer_table", layer_layout.size, p.max_layers, layout.SPACE_LAYERS)
+        input_buffers = [memory(f"input{i}", p.address_bits, p.max_inputs) for i in range(2)]
+        spike_buffers = [memory(f"spikes{i}", p.address_bits, p.spike_depth) for i in range(2)]
 
-        # --- configuration port: always ready; the host writes only between samples ----------
+        weight_rd, weight_wr = weights.read_port(), weights.write_port()
+        neuron_rd, neuron_wr = neurons.read_port(), neurons.write_port()
+        membrane_rd, membrane_wr = membranes.read_port(), membranes.write_port()
+        layer_rd, layer_wr = layer_table.read_port(domain="comb"), layer_table.write_port()
+        input_rd = [b.read_port() for b in input_buffers]
+        input_wr = [b.write_port() for b in input_buffers]
+        spike_rd = [b.read_port() for b in spike_buffers]
+        spike_wr = [b.write_port() for b in spike_buffers]
+
+        # --- configuration port: always ready ---------------------------------------------------
         global_init = _init(self.images.get(layout.SPACE_GLOBAL, []), 1)[0]
         settings = Signal(
             global_layout,
@@ -113,14 +110,8 @@ class Engine(wiring.Component):
         )
         cfg = self.i_config
         m.d.comb += cfg.ready.eq(1)
-        m.d.comb += [
-            weight_wr.addr.eq(cfg.payload.addr),
-            weight_wr.data.eq(cfg.payload.data),
-            neuron_wr.addr.eq(cfg.payload.addr),
-            neuron_wr.data.eq(cfg.payload.data),
-            layer_wr.addr.eq(cfg.payload.addr),
-            layer_wr.data.eq(cfg.payload.data),
-        ]
+        for port in (weight_wr, neuron_wr, layer_wr):
+            m.d.comb += [port.addr.eq(cfg.payload.addr), port.data.eq(cfg.payload.data)]
         with m.If(cfg.valid):
             with m.Switch(cfg.payload.space):
                 with m.Case(layout.SPACE_WEIGHTS):
@@ -130,55 +121,78 @@ class Engine(wiring.Component):
                 with m.Case(layout.SPACE_LAYERS):
                     m.d.comb += layer_wr.en.eq(1)
                 with m.Case(layout.SPACE_GLOBAL):
-                    m.d.sync += settings.eq(cfg.payload.data)
+                    m.d.sync += settings.eq(cfg.payload.data[: global_layout.size])
 
-        # --- the layer being run --------------------------------------------------------------
+        # --- receiver: host events into the input buffer that is not being computed ----------
+        recv_buf = Signal()
+        recv_ptr = Signal(range(p.max_inputs + 1))
+        full = Signal(2)  # input buffer i holds a complete timestep
+        input_count = [Signal(range(p.max_inputs + 1), name=f"input_count{i}") for i in range(2)]
+        release = Signal(2)  # the layers are done with input buffer i (from the sequencer)
+        m.d.comb += self.i_events.ready.eq(~full.bit_select(recv_buf, 1))
+        accept = self.i_events.valid & self.i_events.ready
+        for i, wr in enumerate(input_wr):
+            m.d.comb += [
+                wr.addr.eq(recv_ptr),
+                wr.data.eq(self.i_events.payload.addr),
+                wr.en.eq(accept & ~self.i_events.payload.end & (recv_buf == i)),
+            ]
+        with m.If(accept):
+            with m.If(self.i_events.payload.end):
+                m.d.sync += [recv_buf.eq(~recv_buf), recv_ptr.eq(0)]
+                for i in range(2):
+                    with m.If(recv_buf == i):
+                        m.d.sync += input_count[i].eq(recv_ptr)
+            with m.Else():
+                m.d.sync += recv_ptr.eq(recv_ptr + 1)
+        # A buffer fills only while empty and is released only while full: never both at once.
+        for i in range(2):
+            with m.If(accept & self.i_events.payload.end & (recv_buf == i)):
+                m.d.sync += full[i].eq(1)
+            with m.Elif(release[i]):
+                m.d.sync += full[i].eq(0)
+
+        # --- the layer being run ----------------------------------------------------------------
         t = Signal(range(p.max_timesteps + 1))
         layer = Signal(range(p.max_layers + 1))
         current = Signal(layer_layout)  # configuration of `layer`, latched at its start
         neuron_cfg = Signal(NeuronConfig(vmax))
         m.d.comb += layer_rd.addr.eq(layer)
-        src = Signal()  # event buffer the layer reads; it writes the other one
-        n_events = Signal(range(p.event_depth + 1))
-        counts = [Signal(range(p.event_depth + 1), name=f"count{i}") for i in range(2)]
-        write_ptr = Signal(range(p.event_depth + 1))
+        step_buf = Signal()  # input buffer of the timestep being computed
+        spike_src = Signal()  # spike buffer layers > 0 read; layer l writes buffer l % 2
+        n_events = Signal(range(max(p.max_inputs, p.spike_depth) + 1))
+        last_layer = Signal()
+        m.d.comb += last_layer.eq(layer + 1 == settings.layers)
 
         group = Signal(range(p.groups(p.max_neurons) + 1))
-        group_first = Signal(p.address_bits + 1)  # index of the group's lane 0
+        group_first = Signal(p.address_bits + 1)  # neuron index of the group's lane 0
         group_weights = Signal(len(current.weight_base) + 1)  # weight address of input 0
         group_neurons = Signal(len(current.neuron_base) + 1)
         lane_valid = Signal(lanes)  # lanes of this group that hold real neurons
         for k in range(lanes):
             m.d.comb += lane_valid[k].eq(group_first + k < current.n_out)
-        last_layer = Signal()
-        m.d.comb += last_layer.eq(layer + 1 == settings.layers)
 
-        # --- accumulate: event buffer -> weight memory -> lanes, one event per cycle --------
+        # --- accumulate: event buffer -> weight memory -> lanes, one event per cycle -----------
         m.submodules.lanes = acc = AccumulateLanes(lanes, p.max_weight_bits, p.current_bits)
         m.d.comb += acc.weight_bits.eq(current.weight_bits)
-        issue = Signal(range(p.event_depth + 1))
-        stage1 = Signal()  # event address arrives from the buffer
-        stage2 = Signal()  # weight word arrives from the weight memory
-        for rd in buffer_rd:
+        issue = Signal.like(n_events)
+        stage1 = Signal()  # an event address arrives from its buffer
+        stage2 = Signal()  # a weight word arrives from the weight memory
+        for rd in input_rd + spike_rd:
             m.d.comb += rd.addr.eq(issue)
         event_addr = Signal(p.address_bits)
-        m.d.comb += event_addr.eq(Mux(src, buffer_rd[1].data, buffer_rd[0].data))
-        m.d.comb += [
-            weight_rd.addr.eq(group_weights + event_addr),
-            acc.word.eq(weight_rd.data),
-        ]
+        with m.If(layer == 0):
+            m.d.comb += event_addr.eq(Mux(step_buf, input_rd[1].data, input_rd[0].data))
+        with m.Else():
+            m.d.comb += event_addr.eq(Mux(spike_src, spike_rd[1].data, spike_rd[0].data))
+        m.d.comb += [weight_rd.addr.eq(group_weights + event_addr), acc.word.eq(weight_rd.data)]
 
-        # --- sweep: lanes of LIF units between the membrane memory and the emitter -----------
-        m.d.comb += [
-            neuron_rd.addr.eq(group_neurons),
-            membrane_rd.addr.eq(group_neurons),
-        ]
+        # --- sweep: lanes of LIF units between the membrane memory and the emitter -------------
+        m.d.comb += [neuron_rd.addr.eq(group_neurons), membrane_rd.addr.eq(group_neurons)]
         new_v = Signal(lanes * vmax)
-        spikes = Signal(data.ArrayLayout(3, lanes))  # per lane, spikes still to emit
         units = []
         for k in range(lanes):
-            unit = LifUnit(vmax, p.current_bits)
-            m.submodules[f"lif{k}"] = unit
+            m.submodules[f"lif{k}"] = unit = LifUnit(vmax, p.current_bits)
             slot = neuron_rd.data[k * 2 * vmax : (k + 1) * 2 * vmax]
             m.d.comb += [
                 unit.config.eq(neuron_cfg),
@@ -190,14 +204,45 @@ class Engine(wiring.Component):
             ]
             units.append(unit)
 
-        # The emitter picks the lowest lane with spikes left: one spike per cycle.
+        # --- emitter: one spike per cycle, lowest lane first, while the next group runs -------
+        spikes = Signal(data.ArrayLayout(3, lanes))  # per lane, spikes still to send
+        emit_first = Signal.like(group_first)
+        emit_ptr = Signal(range(p.spike_depth + 1))
         pending = Signal(lanes)
         for k in range(lanes):
             m.d.comb += pending[k].eq(spikes[k] != 0)
+        emitting = Signal()
+        m.d.comb += emitting.eq(pending.any())
         chosen = Signal(range(max(lanes, 2)))
         for k in reversed(range(lanes)):
             with m.If(pending[k]):
                 m.d.comb += chosen.eq(k)
+        out = self.o_events
+        spike_addr = Signal(p.address_bits)
+        m.d.comb += spike_addr.eq(emit_first + chosen)
+        sent = Signal()
+        with m.If(emitting):
+            m.d.comb += [
+                out.valid.eq(1),
+                out.payload.kind.eq(layout.KIND_SPIKE),
+                out.payload.layer.eq(layer),
+                out.payload.addr.eq(spike_addr),
+                out.payload.value.eq(1),
+                sent.eq(out.ready),
+            ]
+        with m.If(sent):
+            with m.Switch(chosen):
+                for k in range(lanes):
+                    with m.Case(k):
+                        m.d.sync += spikes[k].eq(spikes[k] - 1)
+            m.d.sync += emit_ptr.eq(emit_ptr + 1)
+        for i, wr in enumerate(spike_wr):
+            # Layer l writes spike buffer l % 2; the last layer's spikes go out only.
+            m.d.comb += [
+                wr.addr.eq(emit_ptr),
+                wr.data.eq(spike_addr),
+                wr.en.eq(sent & ~last_layer & (layer[0] == i)),
+            ]
 
         # Readout values: the membrane word of a group, one lane per cycle.
         dump_lane = Signal(range(lanes + 1))
@@ -207,10 +252,6 @@ class Engine(wiring.Component):
             for k in range(lanes):
                 with m.Case(k):
                     m.d.comb += dump_value.eq(dump_word[k * vmax : (k + 1) * vmax])
-
-        out = self.o_events
-        stall = Signal()
-        m.d.comb += stall.eq(out.valid & ~out.ready)
 
         # --- counters -------------------------------------------------------------------------
         running = Signal()
@@ -226,6 +267,14 @@ class Engine(wiring.Component):
 
         valid_lanes = Signal(range(lanes + 1))
         m.d.comb += valid_lanes.eq(sum(lane_valid[k] for k in range(lanes)))
+        with m.If(emitting & ~out.ready):
+            count_layer(self.layer_stalls, 1)
+
+        def start_group():
+            """Clear the currents (at this clock edge) and start replaying events."""
+            m.d.comb += acc.clear.eq(1)
+            m.d.sync += [issue.eq(0), stage1.eq(0), stage2.eq(0)]
+            m.next = "ACCUMULATE"
 
         # --- the sequencer --------------------------------------------------------------------
         clear_addr = Signal(range(p.neuron_words + 1))
@@ -239,12 +288,7 @@ class Engine(wiring.Component):
                 ]
                 m.d.sync += clear_addr.eq(clear_addr + 1)
                 with m.If(clear_addr == p.neuron_words - 1):
-                    m.d.sync += [
-                        clear_addr.eq(0),
-                        t.eq(0),
-                        write_ptr.eq(0),
-                        self.cycles.eq(0),
-                    ]
+                    m.d.sync += [clear_addr.eq(0), t.eq(0), self.cycles.eq(0)]
                     for counter in (
                         self.layer_cycles,
                         self.layer_events,
@@ -252,22 +296,16 @@ class Engine(wiring.Component):
                         self.layer_stalls,
                     ):
                         m.d.sync += counter.eq(0)
-                    m.next = "RECEIVE"
+                    m.next = "WAIT_INPUT"
 
-            with m.State("RECEIVE"):
-                m.d.comb += self.i_events.ready.eq(1)
-                with m.If(self.i_events.valid):
-                    m.d.sync += running.eq(1)
-                    with m.If(self.i_events.payload.end):
-                        m.d.sync += [counts[0].eq(write_ptr), layer.eq(0), src.eq(0)]
-                        m.next = "LAYER"
-                    with m.Else():
-                        m.d.comb += [
-                            buffer_wr[0].addr.eq(write_ptr),
-                            buffer_wr[0].data.eq(self.i_events.payload.addr),
-                            buffer_wr[0].en.eq(1),
-                        ]
-                        m.d.sync += write_ptr.eq(write_ptr + 1)
+            with m.State("WAIT_INPUT"):
+                with m.If(full.bit_select(step_buf, 1)):
+                    m.d.sync += [
+                        running.eq(1),
+                        layer.eq(0),
+                        n_events.eq(Mux(step_buf, input_count[1], input_count[0])),
+                    ]
+                    m.next = "LAYER"
 
             with m.State("LAYER"):
                 cfg_now = data.View(layer_layout, layer_rd.data)
@@ -282,8 +320,7 @@ class Engine(wiring.Component):
                     group_first.eq(0),
                     group_weights.eq(cfg_now.weight_base),
                     group_neurons.eq(cfg_now.neuron_base),
-                    n_events.eq(Mux(src, counts[1], counts[0])),
-                    write_ptr.eq(0),
+                    emit_ptr.eq(0),
                 ]
                 with m.Switch(cfg_now.v_bits):
                     for bits in range(8, vmax + 1):
@@ -292,15 +329,9 @@ class Engine(wiring.Component):
                                 neuron_cfg.low.eq(-(1 << (bits - 1))),
                                 neuron_cfg.high.eq((1 << (bits - 1)) - 1),
                             ]
-                count_layer(self.layer_events, Mux(src, counts[1], counts[0]))
+                count_layer(self.layer_events, n_events)
                 count_layer(self.layer_cycles, 1)
-                m.next = "GROUP"
-
-            with m.State("GROUP"):
-                count_layer(self.layer_cycles, 1)
-                m.d.comb += acc.clear.eq(1)
-                m.d.sync += [issue.eq(0), stage1.eq(0), stage2.eq(0)]
-                m.next = "ACCUMULATE"
+                start_group()
 
             with m.State("ACCUMULATE"):
                 count_layer(self.layer_cycles, 1)
@@ -312,46 +343,22 @@ class Engine(wiring.Component):
                 with m.If(stage2):
                     m.d.comb += acc.add.eq(1)
                     count_layer(self.layer_synops, valid_lanes)
-                with m.If(~issuing & ~stage1 & ~stage2):
-                    m.next = "SWEEP"
+                with m.If(~issuing & ~stage1):
+                    m.next = "SWEEP"  # the last add, if any, lands at this edge
 
             with m.State("SWEEP"):
-                # Membrane and threshold/bias words were addressed since GROUP: data is here.
+                # The group's membrane and threshold/bias words have been addressed since the
+                # group started, so they are here; the emitter must be done with the last group.
                 count_layer(self.layer_cycles, 1)
-                m.d.comb += [
-                    membrane_wr.addr.eq(group_neurons),
-                    membrane_wr.data.eq(new_v),
-                    membrane_wr.en.eq(1),
-                ]
-                for k, unit in enumerate(units):
-                    m.d.sync += spikes[k].eq(Mux(lane_valid[k], unit.n, 0))
-                m.next = "EMIT"
-
-            with m.State("EMIT"):
-                count_layer(self.layer_cycles, 1)
-                m.d.comb += [
-                    out.valid.eq(pending.any()),
-                    out.payload.kind.eq(layout.KIND_SPIKE),
-                    out.payload.layer.eq(layer),
-                    out.payload.addr.eq(group_first + chosen),
-                    out.payload.value.eq(1),
-                ]
-                with m.If(stall):
-                    count_layer(self.layer_stalls, 1)
-                with m.If(out.valid & out.ready):
-                    with m.Switch(chosen):
-                        for k in range(lanes):
-                            with m.Case(k):
-                                m.d.sync += spikes[k].eq(spikes[k] - 1)
-                    with m.If(~last_layer):
-                        for index, wr in enumerate(buffer_wr):
-                            m.d.comb += [
-                                wr.addr.eq(write_ptr),
-                                wr.data.eq(group_first + chosen),
-                                wr.en.eq(src != index),
-                            ]
-                        m.d.sync += write_ptr.eq(write_ptr + 1)
-                with m.If(~pending.any()):
+                with m.If(~emitting):
+                    m.d.comb += [
+                        membrane_wr.addr.eq(group_neurons),
+                        membrane_wr.data.eq(new_v),
+                        membrane_wr.en.eq(1),
+                    ]
+                    for k, unit in enumerate(units):
+                        m.d.sync += spikes[k].eq(Mux(lane_valid[k], unit.n, 0))
+                    m.d.sync += emit_first.eq(group_first)
                     with m.If(group + 1 == current.groups):
                         m.next = "LAYER_END"
                     with m.Else():
@@ -361,26 +368,30 @@ class Engine(wiring.Component):
                             group_weights.eq(group_weights + current.n_in),
                             group_neurons.eq(group_neurons + 1),
                         ]
-                        m.next = "GROUP"
+                        start_group()
 
             with m.State("LAYER_END"):
                 count_layer(self.layer_cycles, 1)
-                with m.If(last_layer):
-                    m.next = "STEP_END"
-                with m.Else():
-                    with m.If(src):
-                        m.d.sync += counts[0].eq(write_ptr)
+                with m.If(~emitting):
+                    with m.If(layer == 0):
+                        m.d.comb += release.bit_select(step_buf, 1).eq(1)
+                    with m.If(last_layer):
+                        m.next = "STEP_END"
                     with m.Else():
-                        m.d.sync += counts[1].eq(write_ptr)
-                    m.d.sync += [layer.eq(layer + 1), src.eq(~src)]
-                    m.next = "LAYER"
+                        # The next layer reads what this one wrote: spike buffer layer % 2.
+                        m.d.sync += [
+                            layer.eq(layer + 1),
+                            spike_src.eq(layer[0]),
+                            n_events.eq(emit_ptr),
+                        ]
+                        m.next = "LAYER"
 
             with m.State("STEP_END"):
                 m.d.comb += [out.valid.eq(1), out.payload.kind.eq(layout.KIND_STEP_END)]
                 with m.If(out.ready):
-                    m.d.sync += [t.eq(t + 1), write_ptr.eq(0)]
+                    m.d.sync += [t.eq(t + 1), step_buf.eq(~step_buf)]
                     with m.If(t + 1 != settings.timesteps):
-                        m.next = "RECEIVE"
+                        m.next = "WAIT_INPUT"
                     with m.Elif(current.spiking):
                         m.next = "SAMPLE_END"
                     with m.Else():

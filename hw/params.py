@@ -103,9 +103,9 @@ class EngineParams:
         return max(self.max_inputs, self.max_neurons, 2).bit_length()
 
     @property
-    def event_depth(self) -> int:
-        """Entries of one event buffer: every input once, or every neuron's largest burst."""
-        return max(self.max_inputs, self.max_neurons * BURST_MAX)
+    def spike_depth(self) -> int:
+        """Entries of an inter-layer event buffer: every neuron's largest burst."""
+        return self.max_neurons * BURST_MAX
 
     def as_dict(self) -> dict:
         return asdict(self)
