@@ -22,40 +22,12 @@ import numpy as np
 import torch
 
 from sw.golden import run_golden
-from sw.program import Layer, Program
+from sw.program import Program
+from sw.random_program import mnist_shaped_program
 
 RESULTS = Path(__file__).resolve().parent / "results" / "golden_throughput.json"
 SHAPE = (784, 256, 10)
 TIMESTEPS = 4
-
-
-def make_program(rng: np.random.Generator) -> Program:
-    """A random valid 784-256-10 binary Program: LIF hidden layer, integer readout."""
-    n_in, n_hidden, n_out = SHAPE
-
-    def binary(rows: int, cols: int) -> np.ndarray:
-        return np.where(rng.random((rows, cols)) < 0.5, 1, -1).astype(np.int8)
-
-    fc1 = Layer(
-        name="fc1",
-        weight=binary(n_in, n_hidden),
-        threshold=rng.integers(5, 41, n_hidden).astype(np.int32),
-        bias=rng.integers(-3, 4, n_hidden).astype(np.int32),
-        neuron="lif",
-        leak_shift=1,
-        reset="subtract",
-        v_bits=16,
-    )
-    fc2 = Layer(
-        name="fc2",
-        weight=binary(n_hidden, n_out),
-        threshold=np.ones(n_out, dtype=np.int32),
-        bias=rng.integers(-3, 4, n_out).astype(np.int32),
-        neuron="readout",
-        leak_shift=None,
-        v_bits=16,
-    )
-    return Program(timesteps=TIMESTEPS, inputs=n_in, layers=[fc1, fc2]).validate()
 
 
 @torch.inference_mode()
@@ -121,7 +93,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
-    program = make_program(rng)
+    program = mnist_shaped_program(rng)
     shape = (args.samples, TIMESTEPS, SHAPE[0])
     spikes = (rng.random(shape) < args.rate).astype(np.uint8)
     print(

@@ -190,6 +190,10 @@ class Engine(wiring.Component):
         # --- sweep: lanes of LIF units between the membrane memory and the emitter -------------
         m.d.comb += [neuron_rd.addr.eq(group_neurons), membrane_rd.addr.eq(group_neurons)]
         new_v = Signal(lanes * vmax)
+        # The units see the currents only during the sweep: gating them (an AND in hardware)
+        # keeps the units' inputs still while the currents change every cycle, which is what
+        # makes a simulator re-evaluate them.
+        sweeping = Signal()
         units = []
         for k in range(lanes):
             m.submodules[f"lif{k}"] = unit = LifUnit(vmax, p.current_bits)
@@ -197,7 +201,7 @@ class Engine(wiring.Component):
             m.d.comb += [
                 unit.config.eq(neuron_cfg),
                 unit.v.eq(membrane_rd.data[k * vmax : (k + 1) * vmax]),
-                unit.z.eq(acc.currents[k]),
+                unit.z.eq(Mux(sweeping, acc.currents[k], 0)),
                 unit.theta.eq(slot[:vmax]),
                 unit.bias.eq(slot[vmax:]),
                 new_v[k * vmax : (k + 1) * vmax].eq(unit.v_next),
@@ -350,6 +354,7 @@ class Engine(wiring.Component):
                 # The group's membrane and threshold/bias words have been addressed since the
                 # group started, so they are here; the emitter must be done with the last group.
                 count_layer(self.layer_cycles, 1)
+                m.d.comb += sweeping.eq(1)
                 with m.If(~emitting):
                     m.d.comb += [
                         membrane_wr.addr.eq(group_neurons),

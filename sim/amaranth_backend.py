@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 from tqdm import tqdm
 
 from hw.engine import Engine
+from hw.params import EngineParams
 from sw.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
 from sw.fit import params_for_program
 from sw.golden import check_spikes
@@ -37,9 +38,11 @@ def run_amaranth(
     seed: int = 0,
     waves: str | None = None,
     progress: bool = False,
+    params: EngineParams | None = None,
 ) -> Result:
+    """Run `program` on `spikes`; `params` (default: sized for the Program) sets the build."""
     spikes = check_spikes(program, spikes)
-    params = params_for_program(program, lanes)
+    params = params or params_for_program(program, lanes)
     engine = Engine(params)
     rng = np.random.default_rng(seed)
     decoder = OutputDecoder(program, params)

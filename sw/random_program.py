@@ -10,7 +10,7 @@ from hw.params import BURST_MAX, v_range, weight_range
 
 from .program import Layer, Program
 
-__all__ = ["random_program", "random_spikes"]
+__all__ = ["random_program", "random_spikes", "mnist_shaped_program", "edge_programs"]
 
 
 def random_program(
@@ -171,3 +171,31 @@ def edge_programs() -> dict[str, tuple[Program, np.ndarray]]:
         [[[1, 1], [1, 1], [0, 0]]],
     )
     return cases
+
+
+def mnist_shaped_program(
+    rng: np.random.Generator, shape=(784, 256, 10), timesteps: int = 4
+) -> Program:
+    """A random binary MLP of MNIST's shape: LIF hidden layers, an integer readout."""
+
+    def binary(rows: int, cols: int) -> np.ndarray:
+        return np.where(rng.random((rows, cols)) < 0.5, 1, -1).astype(np.int8)
+
+    layers = []
+    for index, (n_in, n_out) in enumerate(zip(shape[:-1], shape[1:], strict=True)):
+        readout = index == len(shape) - 2
+        layers.append(
+            Layer(
+                name=f"fc{index + 1}",
+                weight=binary(n_in, n_out),
+                threshold=(np.ones(n_out) if readout else rng.integers(5, 41, n_out)).astype(
+                    np.int32
+                ),
+                bias=rng.integers(-3, 4, n_out).astype(np.int32),
+                neuron="readout" if readout else "lif",
+                leak_shift=None if readout else 1,
+                reset="subtract",
+                v_bits=16,
+            )
+        )
+    return Program(timesteps=timesteps, inputs=shape[0], layers=layers).validate()
