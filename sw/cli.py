@@ -38,7 +38,13 @@ def _int_list(text: str) -> list[int]:
 BACKENDS = ("golden", "amaranth", "verilator", "icarus")
 
 
-def backend_runner(name: str, lanes: int = 16, waves: str | None = None, stall: float = 0.0):
+def backend_runner(
+    name: str,
+    lanes: int = 16,
+    waves: str | None = None,
+    stall: float = 0.0,
+    progress: bool = True,
+):
     """A `(program, spikes) -> Result` function for backend `name`.
 
     The simulation backends load lazily: only the CLI reaches into `sim`.
@@ -52,7 +58,7 @@ def backend_runner(name: str, lanes: int = 16, waves: str | None = None, stall: 
     if name == "amaranth":
         from sim.amaranth_backend import run_amaranth
 
-        return partial(run_amaranth, lanes=lanes, waves=waves, stall=stall, progress=True)
+        return partial(run_amaranth, lanes=lanes, waves=waves, stall=stall, progress=progress)
     if name in ("verilator", "icarus"):
         from sim.cocotb_backend import run_cocotb
 

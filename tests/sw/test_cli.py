@@ -105,3 +105,39 @@ def test_console_script_runs():
         [sys.executable, "-m", "sw.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "compile" in completed.stdout
+
+
+def test_sim_on_the_amaranth_backend_matches_golden(workdir, tmp_path, capsys):
+    program = str(workdir / "program")
+    assert main(["encode", program, "--out", str(tmp_path / "all.npy")]) == 0
+    np.save(tmp_path / "x.npy", np.load(tmp_path / "all.npy")[:2])
+    runs = {}
+    for backend in ("golden", "amaranth"):
+        out = tmp_path / f"{backend}.npz"
+        argv = [
+            "sim",
+            program,
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--out",
+            str(out),
+            "--backend",
+            backend,
+            "--lanes",
+            "8",
+        ]
+        if backend == "amaranth":
+            argv += ["--waves", str(tmp_path / "engine.vcd")]
+        assert main(argv) == 0
+        runs[backend] = dict(np.load(out))
+    assert "cycles/sample" in capsys.readouterr().out
+    np.testing.assert_array_equal(runs["golden"]["readout"], runs["amaranth"]["readout"])
+    np.testing.assert_array_equal(runs["golden"]["fc1.spikes"], runs["amaranth"]["fc1.spikes"])
+    assert (runs["amaranth"]["cycles"] > 0).all() and runs["amaranth"]["lanes"] == 8
+    assert (tmp_path / "engine.vcd").stat().st_size > 0
+
+
+def test_bad_lanes_is_one_line(workdir, capsys):
+    assert "--lanes must be >= 1" in _error(
+        capsys, ["eval", str(workdir / "program"), "--backend", "amaranth", "--lanes", "0"]
+    )
