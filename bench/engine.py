@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sw.cli import backend_runner
+from sw.demo import same_outputs
 from sw.golden import run_golden
 from sw.random_program import mnist_shaped_program, random_spikes
 from sw.table import format_table
@@ -29,10 +30,7 @@ def utilization(program, result) -> np.ndarray:
 
 
 def exact(program, spikes, result) -> bool:
-    golden = run_golden(program, spikes)
-    return np.array_equal(golden.readout, result.readout) and all(
-        np.array_equal(golden.spikes[name], result.spikes[name]) for name in golden.spikes
-    )
+    return same_outputs(run_golden(program, spikes), result)
 
 
 def bench(name, runner, program, spikes) -> dict:
@@ -58,11 +56,10 @@ def bench(name, runner, program, spikes) -> dict:
 
 def digits_run(backend: str, lanes: int) -> dict:
     from models.datasets import load_dataset
-    from sw.demo import DEMO_MODEL  # noqa: F401  (the demo Program is trained by `make demo`)
     from sw.encode import encode
     from sw.program import load_program
 
-    program = load_program("runs/demo/program")
+    program = load_program("runs/demo/program")  # trained and compiled by `make demo`
     x, y = load_dataset("digits", "test")
     spikes = encode(program, x)
     runner = backend_runner(backend, lanes)

@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sw.cli import backend_runner
+from sw.demo import same_outputs
 from sw.fit import params_for_program
 from sw.golden import run_golden
 from sw.random_program import random_program, random_spikes
@@ -65,11 +66,7 @@ def main():
         params = params_for_program(program, args.lanes, **envelope(args.lanes))
         runner = backend_runner(args.backend, args.lanes, stall=args.stall, progress=False)
         result = runner(program, spikes, seed=seed, params=params)
-        golden = run_golden(program, spikes)
-        same = np.array_equal(result.readout, golden.readout) and all(
-            np.array_equal(result.spikes[name], golden.spikes[name]) for name in golden.spikes
-        )
-        if not same:
+        if not same_outputs(run_golden(program, spikes), result):
             mismatches.append(seed)
             tqdm.write(f"MISMATCH: replay with np.random.default_rng({seed})")
     seconds = time.perf_counter() - start

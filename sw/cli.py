@@ -62,7 +62,24 @@ def backend_runner(
     if name in ("verilator", "icarus"):
         from sim.cocotb_backend import run_cocotb
 
-        return partial(run_cocotb, simulator=name, lanes=lanes, waves=bool(waves), stall=stall)
+        def run(program, spikes, **kwargs):
+            result = run_cocotb(
+                program,
+                spikes,
+                simulator=name,
+                lanes=lanes,
+                waves=bool(waves),
+                stall=stall,
+                **kwargs,
+            )
+            if waves:  # cocotb traces into its build folder; the user asked for this file
+                import shutil
+
+                shutil.copyfile(result.waves, waves)
+                result.waves = waves
+            return result
+
+        return run
     raise InputError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")
 
 
@@ -251,7 +268,14 @@ def cmd_info(args):
 def cmd_demo(args):
     from .demo import run_demo
 
-    run_demo(Path(args.out), epochs=args.epochs, quiet=args.quiet)
+    hw_runner = None if args.backend == "golden" else backend_runner(args.backend, args.lanes)
+    run_demo(
+        Path(args.out),
+        epochs=args.epochs,
+        quiet=args.quiet,
+        hw_backend=args.backend,
+        hw_runner=hw_runner,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--backend",
+        default="verilator",
+        choices=BACKENDS,
+        help="hardware backend to run the Program on (golden: none)",
+    )
+    p.add_argument("--lanes", type=int, default=16)
     p.set_defaults(func=cmd_demo)
     return parser
 

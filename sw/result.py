@@ -18,6 +18,8 @@ class Result:
     #: Engine counters per sample and layer, int64 [samples, layers]: layer_cycles,
     #: layer_events, layer_synops, layer_stalls (empty for the golden model).
     counters: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Waveform file the run wrote, if asked to.
+    waves: str | None = None
 
     @property
     def predictions(self) -> np.ndarray:

