@@ -347,8 +347,8 @@ def run_cocotb(
         empty = {name: np.zeros((0, params.max_layers), np.int64) for name in COUNTERS}
         return OutputDecoder(program, params).result(np.zeros(0, np.int64), empty)
     folder = engine_build(simulator, params, waves=waves, build_dir=build_dir)
-    if stall:
-        print(f"run_cocotb({simulator}): stall {stall}, seed {seed}")
+    if stall:  # failures name the seed too, so a sweep need not print it for every run
+        log.info("run_cocotb(%s): stall %s, seed %s", simulator, stall, seed)
 
     from hw.layout import output_fields  # plain module, no Amaranth
 
