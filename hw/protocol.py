@@ -1,0 +1,64 @@
+"""The serial link protocol, shared by the board's gateware and the host: no Amaranth here.
+
+Every message, in both directions, is one frame:
+
+    SYNC | seq | command | length (2 bytes, little-endian) | payload (length bytes) | crc (2, LE)
+
+`crc` is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no final
+xor) over `seq`, `command`, `length` and `payload`, i.e. every byte after SYNC. A receiver hunts
+for SYNC, so after any garbage the next valid frame is understood.
+
+The host numbers its commands `seq = 0, 1, 2, ...` (mod 256); the board answers each with the
+same `seq`, `command | REPLY` and the command's reply payload, or with `ERROR` and a payload of
+one error code plus detail bytes. A command whose `seq` repeats the last one is a retry: the
+board sends its last reply again without acting twice.
+"""
+
+__all__ = [
+    "SYNC",
+    "HEADER_BYTES",
+    "CRC_BYTES",
+    "MAX_PAYLOAD",
+    "REPLY",
+    "Command",
+    "ErrorCode",
+    "crc16",
+]
+
+SYNC = 0xA5
+HEADER_BYTES = 5  # SYNC, seq, command, length (2)
+CRC_BYTES = 2
+#: Longest payload either side sends or accepts; a longer `length` is an error.
+MAX_PAYLOAD = 1024
+#: Set in a reply's command byte.
+REPLY = 0x80
+
+
+class Command:
+    INFO = 0x01  # -> version and the engine's EngineParams
+    WRITE = 0x02  # space (1), addr (4, LE), data (the word, LE) -> nothing
+    READ = 0x03  # space (1), addr (4, LE) -> the word (LE)
+    RESET = 0x04  # -> nothing; the engine starts a new sample
+    EVENTS = 0x05  # format (1: 0 = u16 addresses, 1 = bitmap), data: one timestep -> nothing
+    RESULTS = 0x06  # -> output events since the last RESULTS, packed
+    COUNTERS = 0x07  # -> cycles and per-layer counters (u32, LE)
+    ERROR = 0x7F  # (reply only, with REPLY set) code (1), detail
+
+
+class ErrorCode:
+    BAD_CRC = 0x01
+    UNKNOWN_COMMAND = 0x02
+    CAPACITY = 0x03  # detail: the limit that was exceeded (u32, LE)
+    SEQUENCE = 0x04  # detail: the seq the board expected (1)
+    BAD_LENGTH = 0x05  # detail: the largest length accepted (u16, LE)
+    BUSY = 0x06
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE of `data` (check value of b"123456789": 0x29B1)."""
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
