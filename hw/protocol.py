@@ -10,8 +10,18 @@ for SYNC, so after any garbage the next valid frame is understood.
 
 The host numbers its commands `seq = 0, 1, 2, ...` (mod 256); the board answers each with the
 same `seq`, `command | REPLY` and the command's reply payload, or with `ERROR` and a payload of
-one error code plus detail bytes. A command whose `seq` repeats the last one is a retry: the
-board sends its last reply again without acting twice.
+one error code plus detail bytes. A command whose `seq` repeats the last one the board carried
+out is a retry: the board sends that reply again without acting twice. After reset the board has
+carried out nothing, so any first `seq` is new. Errors are not remembered: a frame answered with
+`BAD_CRC` (whose seq byte cannot be trusted) or `BUSY` is simply sent again.
+
+Receivers (both sides) resume hunting at the byte after a SYNC whose frame failed its CRC or
+declared a length over MAX_PAYLOAD, and drop a half-received frame after an idle gap of a frame
+time, so a stray SYNC in garbage cannot swallow the frames that follow.
+
+Byte orders: every multi-byte field is little-endian. EVENTS format 0 is a list of u16 input
+addresses; format 1 is a bitmap, input i in bit i % 8 of byte i // 8. A READ reply's word width is
+that of the memory space read (`hw.layout`), which both sides know from the engine's parameters.
 """
 
 __all__ = [
