@@ -16,6 +16,9 @@ Streams:
   timestep ends, readout values and sample ends, `hw.layout.output_fields`.
 - `i_config`: writes into the weight, threshold/bias and layer-configuration memories and the
   global settings, `hw.layout.write_fields`; the host writes only between samples.
+- `i_read` / `o_read`: read-back of the same words (`hw.layout.read_fields` in, a word out), so
+  the host can verify a loaded Program. Served between samples only, through the memories'
+  existing read ports (a single-port RAM, such as the iCE40's SPRAM, needs no second port).
 
 Counters (reset when a sample starts, final when its SAMPLE_END leaves): cycles from the moment
 timestep 0's input is complete, and per layer its cycles, input events, synaptic operations
@@ -60,6 +63,8 @@ class Engine(wiring.Component):
                 "i_events": In(stream.Signature(struct(layout.input_fields(params)))),
                 "o_events": Out(stream.Signature(struct(layout.output_fields(params)))),
                 "i_config": In(stream.Signature(struct(layout.write_fields(params)))),
+                "i_read": In(stream.Signature(struct(layout.read_fields(params)))),
+                "o_read": Out(stream.Signature(layout.word_bits(params))),
                 "busy": Out(1),
                 "cycles": Out(layout.COUNTER_BITS),
                 "layer_cycles": Out(counters),
@@ -157,7 +162,33 @@ class Engine(wiring.Component):
         layer = Signal(range(p.max_layers + 1))
         current = Signal(layer_layout)  # configuration of `layer`, latched at its start
         neuron_cfg = Signal(NeuronConfig(vmax))
-        m.d.comb += layer_rd.addr.eq(layer)
+        # --- read-back: between samples the read ports serve the host ----------------------
+        reading = Signal()  # a read-back owns the read ports
+        read_req = Signal(struct(layout.read_fields(p)))
+        # 1: addresses out; 2: the synchronous ports' data is here, latch it; 3: on o_read.
+        read_data = Signal(2)
+        idle = Signal()  # the sequencer waits for input and will not start while reading
+        m.d.comb += self.i_read.ready.eq(idle & ~reading)
+        with m.If(self.i_read.valid & self.i_read.ready):
+            m.d.sync += [read_req.eq(self.i_read.payload), reading.eq(1), read_data.eq(1)]
+        with m.If(read_data == 1):
+            m.d.sync += read_data.eq(2)
+        with m.If(read_data == 2):
+            m.d.sync += read_data.eq(3)
+            with m.Switch(read_req.space):
+                with m.Case(layout.SPACE_WEIGHTS):
+                    m.d.sync += self.o_read.payload.eq(weight_rd.data)
+                with m.Case(layout.SPACE_NEURONS):
+                    m.d.sync += self.o_read.payload.eq(neuron_rd.data)
+                with m.Case(layout.SPACE_LAYERS):
+                    m.d.sync += self.o_read.payload.eq(layer_rd.data)
+                with m.Case(layout.SPACE_GLOBAL):
+                    m.d.sync += self.o_read.payload.eq(settings.as_value())
+        m.d.comb += self.o_read.valid.eq(read_data == 3)
+        with m.If(self.o_read.valid & self.o_read.ready):
+            m.d.sync += [reading.eq(0), read_data.eq(0)]
+
+        m.d.comb += layer_rd.addr.eq(Mux(reading, read_req.addr, layer))
         step_buf = Signal()  # input buffer of the timestep being computed
         spike_src = Signal()  # spike buffer layers > 0 read; layer l writes buffer l % 2
         n_events = Signal(range(max(p.max_inputs, p.spike_depth) + 1))
@@ -185,10 +216,16 @@ class Engine(wiring.Component):
             m.d.comb += event_addr.eq(Mux(step_buf, input_rd[1].data, input_rd[0].data))
         with m.Else():
             m.d.comb += event_addr.eq(Mux(spike_src, spike_rd[1].data, spike_rd[0].data))
-        m.d.comb += [weight_rd.addr.eq(group_weights + event_addr), acc.word.eq(weight_rd.data)]
+        m.d.comb += [
+            weight_rd.addr.eq(Mux(reading, read_req.addr, group_weights + event_addr)),
+            acc.word.eq(weight_rd.data),
+        ]
 
         # --- sweep: lanes of LIF units between the membrane memory and the emitter -------------
-        m.d.comb += [neuron_rd.addr.eq(group_neurons), membrane_rd.addr.eq(group_neurons)]
+        m.d.comb += [
+            neuron_rd.addr.eq(Mux(reading, read_req.addr, group_neurons)),
+            membrane_rd.addr.eq(group_neurons),
+        ]
         new_v = Signal(lanes * vmax)
         # The units see the currents only during the sweep: gating them (an AND in hardware)
         # keeps the units' inputs still while the currents change every cycle, which is what
@@ -303,7 +340,8 @@ class Engine(wiring.Component):
                     m.next = "WAIT_INPUT"
 
             with m.State("WAIT_INPUT"):
-                with m.If(full.bit_select(step_buf, 1)):
+                m.d.comb += idle.eq(~full.bit_select(step_buf, 1))
+                with m.If(full.bit_select(step_buf, 1) & ~reading):
                     m.d.sync += [
                         running.eq(1),
                         layer.eq(0),

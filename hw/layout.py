@@ -25,6 +25,8 @@ __all__ = [
     "input_fields",
     "output_fields",
     "write_fields",
+    "read_fields",
+    "word_bits",
     "layer_fields",
     "global_fields",
     "pack",
@@ -96,16 +98,25 @@ def neuron_word_bits(params: EngineParams) -> int:
     return params.lanes * 2 * params.max_v_bits
 
 
-def write_fields(params: EngineParams) -> list[tuple[str, int, bool]]:
-    """A configuration write: `data` to word `addr` of memory `space`."""
-    data = max(
+def word_bits(params: EngineParams) -> int:
+    """Width of the widest configuration word (writes and read-backs carry this many bits)."""
+    return max(
         weight_word_bits(params),
         neuron_word_bits(params),
         sum(w for _, w, _ in layer_fields(params)),
         sum(w for _, w, _ in global_fields(params)),
     )
+
+
+def read_fields(params: EngineParams) -> list[tuple[str, int, bool]]:
+    """A configuration read-back request: word `addr` of memory `space`."""
     addr = _bits(max(params.weight_words, params.neuron_words, params.max_layers) - 1)
-    return [("space", 2, False), ("addr", addr, False), ("data", data, False)]
+    return [("space", 2, False), ("addr", addr, False)]
+
+
+def write_fields(params: EngineParams) -> list[tuple[str, int, bool]]:
+    """A configuration write: `data` to word `addr` of memory `space`."""
+    return [*read_fields(params), ("data", word_bits(params), False)]
 
 
 def pack(fields, values: dict) -> int:

@@ -16,6 +16,7 @@ __all__ = [
     "COUNTERS",
     "program_images",
     "config_writes",
+    "read_requests",
     "sample_events",
     "OutputDecoder",
 ]
@@ -132,3 +133,20 @@ class OutputDecoder:
                 for name, values in (counters or {}).items()
             },
         )
+
+
+def read_requests(program: Program, params: EngineParams) -> list[tuple[int, int]]:
+    """`(request payload, expected word)` for every word `config_writes` loads: a read-back
+    of all of them verifies a load."""
+    fields = layout.read_fields(params)
+    images = program_images(program, params)
+    return [
+        (layout.pack(fields, {"space": space, "addr": addr}), word)
+        for space in (
+            layout.SPACE_WEIGHTS,
+            layout.SPACE_NEURONS,
+            layout.SPACE_LAYERS,
+            layout.SPACE_GLOBAL,
+        )
+        for addr, word in images[space]
+    ]

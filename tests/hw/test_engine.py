@@ -70,3 +70,46 @@ def test_counters_add_up():
     assert (result.counters["layer_cycles"].sum(axis=1) <= result.cycles).all()
     assert (result.counters["layer_stalls"] <= result.counters["layer_cycles"]).all()
     assert result.lanes == 4
+
+
+@pytest.mark.parametrize("lanes", [3, 8])
+def test_loaded_program_reads_back(lanes):
+    """Every word written through i_config reads back through i_read, before and after a run."""
+    from amaranth.sim import Simulator
+
+    from hw.engine import Engine
+    from sim.amaranth_backend import stream_put
+    from sw.engine_stream import config_writes, read_requests, sample_events
+    from sw.fit import params_for_program
+
+    rng = np.random.default_rng(lanes)
+    program = random_program(rng, max_layers=3, max_width=12, max_timesteps=3)
+    spikes = random_spikes(rng, program, 1)
+    params = params_for_program(program, lanes)
+    engine = Engine(params)
+    requests = read_requests(program, params)
+
+    async def read_all(ctx):
+        words = []
+        for request, _ in requests:
+            await stream_put(ctx, engine.i_read, request, rng, 0.3)
+            ctx.set(engine.o_read.ready, 1)
+            *_, word = await ctx.tick().sample(engine.o_read.payload).until(engine.o_read.valid)
+            ctx.set(engine.o_read.ready, 0)
+            words.append(word)
+        return words
+
+    async def bench(ctx):
+        for payload in config_writes(program, params):
+            await stream_put(ctx, engine.i_config, payload)
+        assert await read_all(ctx) == [word for _, word in requests]
+        ctx.set(engine.o_events.ready, 1)
+        for payload in sample_events(spikes[0], params):
+            await stream_put(ctx, engine.i_events, payload)
+        await ctx.tick().until(~engine.busy)
+        assert await read_all(ctx) == [word for _, word in requests]
+
+    sim = Simulator(engine)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
