@@ -30,6 +30,7 @@ __all__ = [
     "CRC_BYTES",
     "MAX_PAYLOAD",
     "REPLY",
+    "PROTOCOL_VERSION",
     "Command",
     "ErrorCode",
     "crc16",
@@ -44,15 +45,40 @@ MAX_PAYLOAD = 1024
 REPLY = 0x80
 
 
+#: Sent first in the INFO reply.
+PROTOCOL_VERSION = 1
+
+
 class Command:
-    INFO = 0x01  # -> version and the engine's EngineParams
-    WRITE = 0x02  # space (1), addr (4, LE), data (the word, LE) -> nothing
-    READ = 0x03  # space (1), addr (4, LE) -> the word (LE)
-    RESET = 0x04  # -> nothing; the engine starts a new sample
-    EVENTS = 0x05  # format (1: 0 = u16 addresses, 1 = bitmap), data: one timestep -> nothing
-    RESULTS = 0x06  # -> output events since the last RESULTS, packed
-    COUNTERS = 0x07  # -> cycles and per-layer counters (u32, LE)
-    ERROR = 0x7F  # (reply only, with REPLY set) code (1), detail
+    """Command codes and their payloads. All integers little-endian; `word_bytes` is
+    ceil(hw.layout.word_bits(params) / 8) and `event_bytes` ceil(output bits / 8).
+
+    - INFO: -> version (u8), then the engine's EngineParams fields as u32 in dataclass order
+      (lanes, max_layers, max_inputs, max_neurons, weight_words, max_v_bits, max_weight_bits,
+      max_timesteps, current_bits), then the clock frequency in Hz (u32).
+    - WRITE: space (u8), addr (u32), word (word_bytes) -> nothing. Another length: BAD_LENGTH
+      with the expected length (u16) as detail.
+    - READ: space (u8), addr (u32) -> the word (word_bytes).
+    - RESET: -> nothing. Resets the engine (membranes, buffers, counters) and drops pending
+      results; the loaded Program stays.
+    - EVENTS: format (u8: 0 = u16 addresses, 1 = bitmap, input i in bit i % 8 of byte i // 8)
+      and one timestep of input spikes -> nothing; the board adds the end-of-timestep marker.
+      An address >= max_inputs: CAPACITY with max_inputs (u32) as detail.
+    - RESULTS: -> as many whole pending output events (`hw.layout.output_fields`, packed into
+      event_bytes each) as fit in MAX_PAYLOAD, oldest first; empty when none are pending.
+    - COUNTERS: -> cycles (u32), then layer_cycles, layer_events, layer_synops, layer_stalls,
+      max_layers u32 values each (the engine's counters for the last or current sample).
+    """
+
+    INFO = 0x01
+    WRITE = 0x02
+    READ = 0x03
+    RESET = 0x04
+    EVENTS = 0x05
+    RESULTS = 0x06
+    COUNTERS = 0x07
+    #: Reply only (sent as ERROR | REPLY = 0xFF): code (u8), detail.
+    ERROR = 0x7F
 
 
 class ErrorCode:
