@@ -129,7 +129,11 @@ class OutputDecoder:
             cycles=np.asarray(cycles, np.int64),
             lanes=self.params.lanes,
             counters={
-                name: np.asarray(values, np.int64)[:, : len(self.program.layers)]
+                name: np.asarray(values, np.int64).reshape(len(values), -1)[
+                    :, : len(self.program.layers)
+                ]
+                if len(values)
+                else np.zeros((0, len(self.program.layers)), np.int64)
                 for name, values in (counters or {}).items()
             },
         )
