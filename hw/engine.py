@@ -109,9 +109,11 @@ class Engine(wiring.Component):
 
         # --- configuration port: always ready ---------------------------------------------------
         global_init = _init(self.images.get(layout.SPACE_GLOBAL, []), 1)[0]
+        # Settings are configuration, like the memories: a reset of the engine keeps them.
         settings = Signal(
             global_layout,
             init=global_layout.const(layout.unpack(layout.global_fields(p), global_init)),
+            reset_less=True,
         )
         cfg = self.i_config
         m.d.comb += cfg.ready.eq(1)
@@ -341,7 +343,8 @@ class Engine(wiring.Component):
 
             with m.State("WAIT_INPUT"):
                 m.d.comb += idle.eq(~full.bit_select(step_buf, 1))
-                with m.If(full.bit_select(step_buf, 1) & ~reading):
+                # Without a loaded Program (no layers) the input simply waits.
+                with m.If(full.bit_select(step_buf, 1) & ~reading & (settings.layers != 0)):
                     m.d.sync += [
                         running.eq(1),
                         layer.eq(0),

@@ -1,0 +1,158 @@
+"""The host runtime: load a Program onto a board and stream samples through it, over any link.
+
+`Device` speaks the protocol of `hw/protocol.py` through a `sw.link.Link`, so the same code
+drives a real board on a serial port and the simulated board. Nothing is lost on failure: a run
+that breaks off raises `RunError` carrying the results of every sample that completed.
+"""
+
+from dataclasses import dataclass, fields
+
+from tqdm import tqdm
+
+from hw import layout
+from hw.params import EngineParams
+from hw.protocol import PROTOCOL_VERSION, Command, ErrorCode
+
+from .engine_stream import COUNTERS, OutputDecoder, program_images
+from .errors import ProgramError, SpikeloomError
+from .golden import check_spikes
+from .link import (
+    BoardError,
+    Link,
+    LinkError,
+    pack_events,
+    pack_read,
+    pack_write,
+    unpack_word,
+)
+from .program import Program
+from .result import Result
+
+__all__ = ["BoardInfo", "Device", "RunError"]
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    version: int
+    params: EngineParams
+    clock_hz: int
+
+
+class RunError(SpikeloomError):
+    """A run stopped early; `result` holds the samples that completed."""
+
+    def __init__(self, message: str, result: Result):
+        super().__init__(message)
+        self.result = result
+
+
+def _u32s(payload: bytes, count: int, what: str) -> list[int]:
+    if len(payload) != 4 * count:
+        raise LinkError(f"{what} reply has {len(payload)} bytes, expected {4 * count}")
+    return [int.from_bytes(payload[4 * i : 4 * i + 4], "little") for i in range(count)]
+
+
+class Device:
+    """A board behind `link`. Call `info()` once (it learns the engine's size), then `load`."""
+
+    def __init__(self, link: Link, timeout_s: float = 1.0):
+        self.link, self.timeout_s = link, timeout_s
+        self._info: BoardInfo | None = None
+
+    def request(self, command: int, payload: bytes = b"") -> bytes:
+        return self.link.request(command, payload, timeout_s=self.timeout_s)
+
+    def info(self) -> BoardInfo:
+        if self._info is None:
+            names = [f.name for f in fields(EngineParams)]
+            payload = self.request(Command.INFO)
+            if not payload or payload[0] != PROTOCOL_VERSION:
+                version = payload[0] if payload else None
+                raise LinkError(
+                    f"board speaks protocol version {version}, this host {PROTOCOL_VERSION}"
+                )
+            values = _u32s(payload[1:], len(names) + 1, "INFO")
+            params = EngineParams(**dict(zip(names, values[:-1], strict=True)))
+            self._info = BoardInfo(payload[0], params, values[-1])
+        return self._info
+
+    @property
+    def params(self) -> EngineParams:
+        return self.info().params
+
+    def load(self, program: Program, verify: bool = True) -> None:
+        """Write `program` into the engine's memories; read every word back when `verify`."""
+        params = self.params
+        width = -(-layout.word_bits(params) // 8)
+        images = program_images(program, params)  # raises ProgramError when it does not fit
+        words = [(space, addr, word) for space, items in images.items() for addr, word in items]
+        for space, addr, word in words:
+            self.request(Command.WRITE, pack_write(space, addr, word, width))
+        if verify:
+            for space, addr, word in words:
+                got = unpack_word(self.request(Command.READ, pack_read(space, addr)), width)
+                if got != word:
+                    raise ProgramError(
+                        f"read-back of space {space}, address {addr} gave {got:#x}, "
+                        f"wrote {word:#x}: the board did not store the Program"
+                    )
+
+    def counters(self) -> tuple[int, dict[str, list[int]]]:
+        layers = self.params.max_layers
+        values = _u32s(self.request(Command.COUNTERS), 1 + len(COUNTERS) * layers, "COUNTERS")
+        per_layer = {
+            name: values[1 + i * layers : 1 + (i + 1) * layers] for i, name in enumerate(COUNTERS)
+        }
+        return values[0], per_layer
+
+    def run(self, program: Program, spikes, progress: bool = False) -> Result:
+        """Stream `spikes` `[samples, T, inputs]` through the loaded `program`."""
+        spikes = check_spikes(program, spikes)
+        params = self.params
+        fields_out = layout.output_fields(params)
+        event_bytes = -(-sum(width for _, width, _ in fields_out) // 8)
+        decoder = OutputDecoder(program, params)
+        cycles, counters = [], {name: [] for name in COUNTERS}
+
+        def collect() -> bool:
+            """Feed one RESULTS reply to the decoder; True when it ended the sample."""
+            payload = self.request(Command.RESULTS)
+            if len(payload) % event_bytes:
+                raise LinkError(
+                    f"RESULTS reply of {len(payload)} bytes is not whole events of "
+                    f"{event_bytes} bytes"
+                )
+            done = False
+            for start in range(0, len(payload), event_bytes):
+                word = int.from_bytes(payload[start : start + event_bytes], "little")
+                done = decoder.feed(word) or done
+            return done
+
+        try:
+            self.request(Command.RESET)
+            for _ in tqdm(range(len(spikes)), desc="board", unit="sample", disable=not progress):
+                index = len(cycles)
+                done = False
+                for step in spikes[index]:
+                    while True:
+                        try:
+                            self.request(Command.EVENTS, pack_events(step))
+                            break
+                        except BoardError as error:
+                            # The engine waits on a full result buffer: drain it, send again.
+                            if error.code != ErrorCode.BUSY:
+                                raise
+                            done = collect() or done
+                while not done:
+                    done = collect()
+                total, per_layer = self.counters()
+                cycles.append(total)
+                for name in COUNTERS:
+                    counters[name].append(per_layer[name])
+        except LinkError as error:
+            del decoder.samples[len(cycles) :]  # a sample counts once its counters are in
+            raise RunError(
+                f"{error}; samples completed: {len(cycles)} of {len(spikes)}",
+                decoder.result(cycles, counters),
+            ) from None
+        return decoder.result(cycles, counters)
