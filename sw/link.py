@@ -283,12 +283,21 @@ class Link:
 
         Resends (same seq) when the reply is garbled, the board saw our frame garbled, or nothing
         came within `timeout_s`; raises BoardError on an ERROR reply and LinkTimeout once
-        `retries` resends are spent. Replies with another seq (stale) are ignored.
+        `retries` resends are spent. Replies with another seq (stale) are ignored. A SEQUENCE
+        error (the board counts from elsewhere: a host restart, or a request lost for good)
+        did nothing on the board, so the request goes again once with the seq it expects.
         """
         if command & REPLY:
             raise ValueError(f"command 0x{command:02x} has the REPLY bit set; it is not a request")
         if retries < 0:
             raise ValueError(f"retries {retries} is negative")
+        try:
+            return self._exchange(command, payload, timeout_s, retries)
+        except SequenceError as error:
+            self.next_seq = error.expected
+            return self._exchange(command, payload, timeout_s, retries)
+
+    def _exchange(self, command: int, payload: bytes, timeout_s: float, retries: int) -> bytes:
         seq = self.next_seq
         frame = encode_frame(seq, command, payload)
         self.next_seq = (seq + 1) & 0xFF
