@@ -265,6 +265,63 @@ def cmd_info(args):
         print(f"  float test accuracy: {checkpoint['history'][-1]['test_accuracy']:.4f}")
 
 
+def _simulated_board(program, lanes: int):
+    """The byte-level board top level in Amaranth's simulator, sized for `program`."""
+    from hw.board import Board
+    from sim.board_sim import SimTransport
+
+    from .fit import params_for_program
+
+    clock_hz = 1_000_000
+    board = Board(params_for_program(program, lanes), clock_hz, 4, uart=False)
+    return SimTransport(board, clock_hz=clock_hz)
+
+
+def cmd_run(args):
+    from .device import Device, RunError
+    from .link import Link
+    from .program import load_program
+
+    program = load_program(args.program)
+    spikes = _load_spikes(args.input)
+    if args.board == "sim":
+        transport = _simulated_board(program, args.lanes)
+        link = Link(transport, clock=transport.clock)
+    elif args.board.startswith("serial:"):
+        from .serial_transport import SerialTransport
+
+        link = Link(SerialTransport(args.board.removeprefix("serial:"), args.baud))
+    else:
+        raise InputError(f"--board {args.board!r} is not 'sim' or 'serial:PORT'")
+    device = Device(link, timeout_s=args.timeout)
+    device.load(program)
+    try:
+        result = device.run(program, spikes, progress=True)
+    except RunError as error:
+        error.result.save(args.out)
+        raise InputError(f"{error} (their results are in {args.out})") from None
+    result.save(args.out)
+    print(
+        f"{len(result.readout)} samples on {args.board}, {result.cycles.mean():.0f} "
+        f"cycles/sample; {link.bytes_sent} bytes sent, {link.bytes_received} received; "
+        f"results -> {args.out}"
+    )
+
+
+def cmd_bridge(args):
+    import time
+
+    from sim.pty_bridge import PtyBridge
+
+    from .program import load_program
+
+    transport = _simulated_board(load_program(args.program), args.lanes)
+    with PtyBridge(transport) as bridge:
+        print(f"simulated board on {bridge.port} (Ctrl-C to stop)", flush=True)
+        while True:
+            time.sleep(1)
+
+
 def cmd_demo(args):
     from .demo import run_demo
 
@@ -338,6 +395,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a Program or a checkpoint")
     p.add_argument("path")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("run", help="run a Program on a board (or the simulated board)")
+    p.add_argument("program")
+    p.add_argument("--board", default="sim", help="sim, or serial:PORT for a real board")
+    p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
+    p.add_argument("--out", required=True, help="result .npz")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--lanes", type=int, default=16, help="lanes of the simulated board")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a reply")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bridge", help="serve the simulated board on a pseudo-terminal")
+    p.add_argument("program", help="Program the simulated board is sized for")
+    p.add_argument("--lanes", type=int, default=16)
+    p.set_defaults(func=cmd_bridge)
 
     p = sub.add_parser("demo", help="train, compile and evaluate the default digits model")
     p.add_argument("--out", default="runs/demo")

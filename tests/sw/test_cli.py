@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from sw.cli import main
+from sw.golden import run_golden
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,53 @@ def test_bad_lanes_is_one_line(workdir, capsys):
     assert "--lanes must be >= 1" in _error(
         capsys, ["eval", str(workdir / "program"), "--backend", "amaranth", "--lanes", "0"]
     )
+
+
+def test_run_on_the_simulated_board_matches_golden(tmp_path, capsys):
+    from sw.program import save_program
+    from tests.sw.test_device import small_program
+
+    program, spikes = small_program(5)
+    save_program(program, tmp_path / "p")
+    np.save(tmp_path / "x.npy", spikes)
+    out = tmp_path / "r.npz"
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "p"),
+                "--board",
+                "sim",
+                "--lanes",
+                "4",
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "bytes sent" in capsys.readouterr().out
+    golden = run_golden(program, spikes)
+    with np.load(out) as result:
+        np.testing.assert_array_equal(result["readout"], golden.readout)
+        assert (result["cycles"] > 0).all()
+
+
+def test_run_on_a_missing_serial_port_is_one_line(workdir, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((1, 4, 256), np.uint8))
+    message = _error(
+        capsys,
+        [
+            "run",
+            str(workdir / "program"),
+            "--board",
+            "serial:/dev/nope",
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert "cannot open serial port '/dev/nope'" in message
