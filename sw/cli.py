@@ -266,15 +266,9 @@ def cmd_info(args):
 
 
 def _simulated_board(program, lanes: int):
-    """The byte-level board top level in Amaranth's simulator, sized for `program`."""
-    from hw.board import Board
-    from sim.board_sim import SimTransport
+    from sim.board_sim import simulated_board
 
-    from .fit import params_for_program
-
-    clock_hz = 1_000_000
-    board = Board(params_for_program(program, lanes), clock_hz, 4, uart=False)
-    return SimTransport(board, clock_hz=clock_hz)
+    return simulated_board(program, lanes)
 
 
 def cmd_run(args):
