@@ -56,6 +56,11 @@ def main():
     parser.add_argument("--lanes", type=int, default=16)
     parser.add_argument("--baud", type=int, default=3_000_000)
     parser.add_argument("--clock-mhz", type=float, default=48.0)
+    parser.add_argument(
+        "--readout-only",
+        action="store_true",
+        help="keep hidden spikes on the board (deployment mode)",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
 
@@ -68,7 +73,7 @@ def main():
     link = CountingLink(transport, clock=transport.clock)
     device = Device(link, timeout_s=1.0)
     start = time.perf_counter()
-    device.load(program, verify=False)
+    device.load(program, verify=False, readout_only=args.readout_only)
     load_bytes = link.bytes_sent + link.bytes_received
     link.by_command.clear()
     link.empty_polls = 0

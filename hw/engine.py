@@ -264,14 +264,16 @@ class Engine(wiring.Component):
         spike_addr = Signal(p.address_bits)
         m.d.comb += spike_addr.eq(emit_first + chosen)
         sent = Signal()
+        report = Signal()  # this spike leaves on o_events (else it only feeds the next layer)
+        m.d.comb += report.eq(last_layer | ~settings.readout_only)
         with m.If(emitting):
             m.d.comb += [
-                out.valid.eq(1),
+                out.valid.eq(report),
                 out.payload.kind.eq(layout.KIND_SPIKE),
                 out.payload.layer.eq(layer),
                 out.payload.addr.eq(spike_addr),
                 out.payload.value.eq(1),
-                sent.eq(out.ready),
+                sent.eq(out.ready | ~report),
             ]
         with m.If(sent):
             with m.Switch(chosen):
@@ -310,7 +312,7 @@ class Engine(wiring.Component):
 
         valid_lanes = Signal(range(lanes + 1))
         m.d.comb += valid_lanes.eq(sum(lane_valid[k] for k in range(lanes)))
-        with m.If(emitting & ~out.ready):
+        with m.If(emitting & report & ~out.ready):
             count_layer(self.layer_stalls, 1)
 
         def start_group():

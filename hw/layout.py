@@ -83,9 +83,12 @@ def layer_fields(params: EngineParams) -> list[tuple[str, int, bool]]:
 
 
 def global_fields(params: EngineParams) -> list[tuple[str, int, bool]]:
+    """`readout_only` = 1 keeps the spikes of all layers but the last off `o_events` (they still
+    reach the next layer): deployment wants the answer, not every hidden spike."""
     return [
         ("timesteps", _bits(params.max_timesteps), False),
         ("layers", _bits(params.max_layers), False),
+        ("readout_only", 1, False),
     ]
 
 
@@ -166,7 +169,9 @@ def _lane_words(values_per_group, lanes: int, slot_bits: int) -> int:
     return word
 
 
-def memory_images(params: EngineParams, timesteps: int, layers: list[LayerImage]) -> dict:
+def memory_images(
+    params: EngineParams, timesteps: int, layers: list[LayerImage], readout_only: bool = False
+) -> dict:
     """Word lists for each configuration space: {space: [(addr, word), ...]}.
 
     Weights of layer l, lane group g, input i live at `weight_base + g * inputs + i` (group-major,
@@ -218,6 +223,12 @@ def memory_images(params: EngineParams, timesteps: int, layers: list[LayerImage]
         weight_base += n_in * groups
         neuron_base += groups
     images[SPACE_GLOBAL].append(
-        (0, pack(global_fields(params), {"timesteps": timesteps, "layers": len(layers)}))
+        (
+            0,
+            pack(
+                global_fields(params),
+                {"timesteps": timesteps, "layers": len(layers), "readout_only": readout_only},
+            ),
+        )
     )
     return images

@@ -288,7 +288,7 @@ def cmd_run(args):
     else:
         raise InputError(f"--board {args.board!r} is not 'sim' or 'serial:PORT'")
     device = Device(link, timeout_s=args.timeout)
-    device.load(program)
+    device.load(program, readout_only=args.readout_only)
     try:
         result = device.run(program, spikes, progress=True)
     except RunError as error:
@@ -398,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--lanes", type=int, default=16, help="lanes of the simulated board")
     p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a reply")
+    p.add_argument(
+        "--readout-only",
+        action="store_true",
+        help="bring back the last layer only (hidden spikes stay on the board)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bridge", help="serve the simulated board on a pseudo-terminal")

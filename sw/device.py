@@ -58,6 +58,7 @@ class Device:
     def __init__(self, link: Link, timeout_s: float = 1.0):
         self.link, self.timeout_s = link, timeout_s
         self._info: BoardInfo | None = None
+        self.readout_only = False
 
     def request(self, command: int, payload: bytes = b"") -> bytes:
         return self.link.request(command, payload, timeout_s=self.timeout_s)
@@ -80,11 +81,17 @@ class Device:
     def params(self) -> EngineParams:
         return self.info().params
 
-    def load(self, program: Program, verify: bool = True) -> None:
-        """Write `program` into the engine's memories; read every word back when `verify`."""
+    def load(self, program: Program, verify: bool = True, readout_only: bool = False) -> None:
+        """Write `program` into the engine's memories; read every word back when `verify`.
+
+        `readout_only` keeps hidden layers' spikes on the board: a run then returns the last
+        layer only, and the link carries far fewer bytes per inference.
+        """
         params = self.params
         width = -(-layout.word_bits(params) // 8)
-        images = program_images(program, params)  # raises ProgramError when it does not fit
+        # raises ProgramError when the Program does not fit
+        images = program_images(program, params, readout_only)
+        self.readout_only = readout_only
         words = [(space, addr, word) for space, items in images.items() for addr, word in items]
         for space, addr, word in words:
             self.request(Command.WRITE, pack_write(space, addr, word, width))
@@ -111,7 +118,7 @@ class Device:
         params = self.params
         fields_out = layout.output_fields(params)
         event_bytes = -(-sum(width for _, width, _ in fields_out) // 8)
-        decoder = OutputDecoder(program, params)
+        decoder = OutputDecoder(program, params, self.readout_only)
         cycles, counters = [], {name: [] for name in COUNTERS}
 
         def collect() -> bool:

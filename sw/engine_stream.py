@@ -25,8 +25,10 @@ __all__ = [
 COUNTERS = ("layer_cycles", "layer_events", "layer_synops", "layer_stalls")
 
 
-def program_images(program: Program, params: EngineParams) -> dict:
-    """Memory images of `program` for an engine built with `params` (it must fit)."""
+def program_images(program: Program, params: EngineParams, readout_only: bool = False) -> dict:
+    """Memory images of `program` for an engine built with `params` (it must fit).
+
+    `readout_only` keeps hidden layers' spikes off the engine's output (see `hw.layout`)."""
     ok, problems = check_fits(program, params)
     if not ok:
         raise ProgramError("Program does not fit the engine: " + "; ".join(problems))
@@ -44,13 +46,13 @@ def program_images(program: Program, params: EngineParams) -> dict:
         )
         for layer in program.layers
     ]
-    return layout.memory_images(params, program.timesteps, images)
+    return layout.memory_images(params, program.timesteps, images, readout_only)
 
 
-def config_writes(program: Program, params: EngineParams) -> list[int]:
+def config_writes(program: Program, params: EngineParams, readout_only: bool = False) -> list[int]:
     """Payloads for the engine's configuration port that load `program`."""
     fields = layout.write_fields(params)
-    images = program_images(program, params)
+    images = program_images(program, params, readout_only)
     return [
         layout.pack(fields, {"space": space, "addr": addr, "data": word})
         for space in (
@@ -77,18 +79,19 @@ def sample_events(spikes: np.ndarray, params: EngineParams) -> list[int]:
 class OutputDecoder:
     """Collects output payloads into per-sample spike counts and readouts."""
 
-    def __init__(self, program: Program, params: EngineParams):
-        self.program, self.params = program, params
+    def __init__(self, program: Program, params: EngineParams, readout_only: bool = False):
+        self.program, self.params, self.readout_only = program, params, readout_only
         self.fields = layout.output_fields(params)
         self.samples: list[dict] = []
         self._start()
 
     def _start(self):
         self.t = 0
+        last = len(self.program.layers) - 1
         self.spikes = {
             index: np.zeros((self.program.timesteps, layer.outputs), np.uint8)
             for index, layer in enumerate(self.program.layers)
-            if layer.spiking
+            if layer.spiking and (index == last or not self.readout_only)
         }
         self.readout = np.zeros(self.program.outputs, np.int64)
 
@@ -114,17 +117,16 @@ class OutputDecoder:
     def result(self, cycles, counters: dict | None = None) -> Result:
         """The collected samples; `counters` maps each of COUNTERS to per-sample lists."""
         names = [layer.name for layer in self.program.layers]
-        spiking = [i for i, layer in enumerate(self.program.layers) if layer.spiking]
-        shape = (0, self.program.timesteps)
+        steps = self.program.timesteps
         return Result(
             readout=np.array([s["readout"] for s in self.samples], np.int64).reshape(
                 len(self.samples), self.program.outputs
             ),
             spikes={
                 names[i]: np.array([s["spikes"][i] for s in self.samples], np.uint8).reshape(
-                    len(self.samples), *shape[1:], self.program.layers[i].outputs
+                    len(self.samples), steps, self.program.layers[i].outputs
                 )
-                for i in spiking
+                for i in self.spikes  # the layers whose spikes the engine reports
             },
             cycles=np.asarray(cycles, np.int64),
             lanes=self.params.lanes,

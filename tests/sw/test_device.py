@@ -77,3 +77,26 @@ def test_a_board_that_stops_answering_keeps_completed_samples():
         dev.run(program, spikes[1:])
     assert len(error.value.result.readout) == 0
     assert len(first.readout) == 1
+
+
+def test_readout_only_returns_the_last_layer_with_less_traffic():
+    program, spikes = small_program(7)
+    while len(program.layers) < 2 or not program.layers[0].spiking:
+        program, spikes = small_program(int(spikes.sum()) + 100)
+    traffic = {}
+    for readout_only in (False, True):
+        dev, _ = device(stall=0.0)
+        dev.load(program, verify=False, readout_only=readout_only)
+        before = dev.link.bytes_received
+        result = dev.run(program, spikes)
+        traffic[readout_only] = dev.link.bytes_received - before
+        golden = run_golden(program, spikes)
+        np.testing.assert_array_equal(result.readout, golden.readout)
+        reported = [layer.name for layer in program.layers if layer.spiking]
+        if readout_only:
+            reported = [name for name in reported if name == program.layers[-1].name]
+        assert sorted(result.spikes) == sorted(reported)
+        for name in result.spikes:
+            np.testing.assert_array_equal(result.spikes[name], golden.spikes[name])
+    assert golden.spikes[program.layers[0].name].any()  # else the comparison would say nothing
+    assert traffic[True] < traffic[False]
