@@ -90,9 +90,12 @@ def main():
     rows.append([f"compute at {args.clock_mhz:g} MHz (us, assumed clock)", round(compute_us, 1)])
     rows.append(["inferences/s, link and compute in turn", round(1e6 / (link_us + compute_us))])
     rows.append(["Program load (bytes, no read-back)", load_bytes])
-    print(format_table(["quantity", "value"], rows, f"{args.program}, {args.samples} samples"))
+    mode = "readout only" if args.readout_only else "every spike reported"
+    title = f"{args.program}, {args.samples} samples, {mode}"
+    print(format_table(["quantity", "value"], rows, title))
     report = {
         "program": args.program,
+        "readout_only": args.readout_only,
         "samples": args.samples,
         "lanes": args.lanes,
         "baud": args.baud,
