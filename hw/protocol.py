@@ -12,8 +12,14 @@ The host numbers its commands `seq = 0, 1, 2, ...` (mod 256); the board answers 
 same `seq`, `command | REPLY` and the command's reply payload, or with `ERROR` and a payload of
 one error code plus detail bytes. A command whose `seq` repeats the last one the board carried
 out is a retry: the board sends that reply again without acting twice. After reset the board has
-carried out nothing, so any first `seq` is new. Errors are not remembered: a frame answered with
-`BAD_CRC` (whose seq byte cannot be trusted) or `BUSY` is simply sent again.
+carried out nothing, so any first `seq` is new. Once it has, a `seq` that is neither the last nor
+the next gets `SEQUENCE` with the expected seq; the host adopts it and sends again.
+
+Error replies to a frame with a good CRC still make its `seq` the last one (the host numbers its
+next command after it), but are not stored: a retry of that seq is carried out again, harmless
+because the error changed nothing. The exception is an EVENTS `CAPACITY` error, whose timestep
+did happen (the bad addresses were dropped): it is stored like a success. `SEQUENCE`, `BAD_CRC`
+and a deframer's `BAD_LENGTH` (their seq cannot be trusted) move nothing.
 
 Receivers (both sides) resume hunting at the byte after a SYNC whose frame failed its CRC or
 declared a length over MAX_PAYLOAD, and drop a half-received frame after an idle gap of a frame
@@ -67,7 +73,8 @@ class Command:
     - RESULTS: -> as many whole pending output events (`hw.layout.output_fields`, packed into
       event_bytes each) as fit in MAX_PAYLOAD, oldest first; empty when none are pending.
     - COUNTERS: -> cycles (u32), then layer_cycles, layer_events, layer_synops, layer_stalls,
-      max_layers u32 values each (the engine's counters for the last or current sample).
+      max_layers u32 values each: the counters of the sample in progress, or, between samples,
+      those of the last sample (captured when its SAMPLE_END left the engine).
     """
 
     INFO = 0x01
@@ -86,8 +93,8 @@ class ErrorCode:
     UNKNOWN_COMMAND = 0x02
     CAPACITY = 0x03  # detail: the limit that was exceeded (u32, LE)
     SEQUENCE = 0x04  # detail: the seq the board expected (1)
-    BAD_LENGTH = 0x05  # detail: the largest length accepted (u16, LE)
-    BUSY = 0x06
+    BAD_LENGTH = 0x05  # detail: the length expected, or the largest accepted (u16, LE)
+    BUSY = 0x06  # the engine did not take the command in time (EVENTS: the results are full)
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
