@@ -21,6 +21,9 @@ __all__ = [
     "OutputDecoder",
 ]
 
+#: Configuration spaces in load order: the global settings (timesteps, layers) come last.
+_SPACES = (layout.SPACE_WEIGHTS, layout.SPACE_NEURONS, layout.SPACE_LAYERS, layout.SPACE_GLOBAL)
+
 #: The engine's per-layer counters, by port name.
 COUNTERS = ("layer_cycles", "layer_events", "layer_synops", "layer_stalls")
 
@@ -55,12 +58,7 @@ def config_writes(program: Program, params: EngineParams, readout_only: bool = F
     images = program_images(program, params, readout_only)
     return [
         layout.pack(fields, {"space": space, "addr": addr, "data": word})
-        for space in (
-            layout.SPACE_WEIGHTS,
-            layout.SPACE_NEURONS,
-            layout.SPACE_LAYERS,
-            layout.SPACE_GLOBAL,
-        )
+        for space in _SPACES
         for addr, word in images[space]
     ]
 
@@ -148,11 +146,6 @@ def read_requests(program: Program, params: EngineParams) -> list[tuple[int, int
     images = program_images(program, params)
     return [
         (layout.pack(fields, {"space": space, "addr": addr}), word)
-        for space in (
-            layout.SPACE_WEIGHTS,
-            layout.SPACE_NEURONS,
-            layout.SPACE_LAYERS,
-            layout.SPACE_GLOBAL,
-        )
+        for space in _SPACES
         for addr, word in images[space]
     ]

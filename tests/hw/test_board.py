@@ -15,9 +15,9 @@ from hw.link import event_bytes, info_payload
 from hw.protocol import Command, ErrorCode
 from sw.engine_stream import OutputDecoder, config_writes, read_requests
 from sw.fit import check_fits
-from sw.golden import run_golden
 from sw.link import BoardError, Link, pack_events, pack_read, pack_write, unpack_word
 from sw.random_program import random_program, random_spikes
+from tests.golden_check import assert_matches_golden
 from tests.hw.test_link_controller import (
     CLOCK_HZ,
     PARAMS,
@@ -92,16 +92,6 @@ def run_sample(link: Link, decoder: OutputDecoder, sample, addresses: bool = Fal
     return busy
 
 
-def assert_golden(program, spikes, result, what: str):
-    golden = run_golden(program, spikes)
-    np.testing.assert_array_equal(result.readout, golden.readout, err_msg=f"{what}: readout")
-    assert result.spikes.keys() == golden.spikes.keys()
-    for name in golden.spikes:
-        np.testing.assert_array_equal(
-            result.spikes[name], golden.spikes[name], err_msg=f"{what}: layer {name} spikes"
-        )
-
-
 def counters(link: Link) -> tuple[int, dict[str, list[int]]]:
     payload = link.request(Command.COUNTERS)
     values = [int.from_bytes(payload[i : i + 4], "little") for i in range(0, len(payload), 4)]
@@ -142,7 +132,7 @@ def test_program_runs_like_golden(index):
         assert total > 0 and (total, per_layer["layer_events"]) == ends[-1]
         assert per_layer["layer_events"][0] == int(sample.sum())
         cycles.append(total)
-    assert_golden(program, spikes, decoder.result(cycles), f"program {index}")
+    assert_matches_golden(program, spikes, decoder.result(cycles), f"program {index}")
     # Nothing is left over.
     assert link.request(Command.RESULTS) == b""
 
@@ -162,7 +152,7 @@ def test_reset_mid_sample():
     decoder = OutputDecoder(program, PARAMS)
     for sample in spikes[1:]:
         run_sample(link, decoder, sample)
-    assert_golden(program, spikes[1:], decoder.result([1] * len(spikes[1:])), "after RESET")
+    assert_matches_golden(program, spikes[1:], decoder.result([1] * len(spikes[1:])), "after RESET")
 
 
 async def _ticks(ctx, count: int):

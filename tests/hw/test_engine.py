@@ -8,19 +8,14 @@ import pytest
 from sim.amaranth_backend import run_amaranth
 from sw.golden import run_golden
 from sw.random_program import edge_programs, random_program, random_spikes
+from tests.golden_check import assert_matches_golden
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 PROGRAMS = int(os.environ.get("SPIKELOOM_PROGRAMS", "12"))
 
 
 def assert_same(program, spikes, result, what):
-    golden = run_golden(program, spikes)
-    np.testing.assert_array_equal(result.readout, golden.readout, err_msg=f"{what}: readout")
-    assert result.spikes.keys() == golden.spikes.keys()
-    for name in golden.spikes:
-        np.testing.assert_array_equal(
-            result.spikes[name], golden.spikes[name], err_msg=f"{what}: layer {name} spikes"
-        )
+    assert_matches_golden(program, spikes, result, what)
     assert (result.cycles > 0).all()
 
 

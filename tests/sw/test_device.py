@@ -6,25 +6,13 @@ import numpy as np
 import pytest
 
 from hw.board import Board
-from hw.params import EngineParams
 from sim.board_sim import SimTransport
 from sw.device import Device, RunError
 from sw.errors import ProgramError
 from sw.golden import run_golden
 from sw.link import Link
 from sw.random_program import random_program, random_spikes
-
-PARAMS = EngineParams(
-    lanes=4,
-    max_layers=2,
-    max_inputs=12,
-    max_neurons=12,
-    weight_words=80,
-    max_v_bits=12,
-    max_weight_bits=8,
-    max_timesteps=3,
-    current_bits=16,
-)
+from tests.hw.test_link_controller import PARAMS
 
 
 def device(fifo_depth: int = 16, stall: float = 0.2, seed: int = 0):
