@@ -18,6 +18,7 @@ import sw.link
 from hw.framing import Deframer, Enframer, crc16_next, frame_cycles
 from hw.protocol import MAX_PAYLOAD, SYNC, ErrorCode, crc16
 from sw.link import BadCrc, BadLength, Frame, FrameDecoder, encode_frame
+from tests.sim_helpers import run_sim as _run
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 
@@ -46,16 +47,6 @@ async def stream_put(ctx, stream, payload):
     ctx.set(stream.valid, 1)
     await ctx.tick().until(stream.ready)
     ctx.set(stream.valid, 0)
-
-
-def _run(dut, *benches, background=()):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in benches:
-        sim.add_testbench(bench)
-    for bench in background:
-        sim.add_testbench(bench, background=True)
-    sim.run()
 
 
 def _taker(stream, rng, stall: float, on_beat):

@@ -11,9 +11,9 @@ import warnings
 import pytest
 from amaranth import Module
 from amaranth.hdl import UnusedElaboratable
-from amaranth.sim import Simulator
 
 from hw.uart import UART, UARTReceiver, UARTTransmitter, divisor_for
+from tests.sim_helpers import run_sim as _run
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 
@@ -69,16 +69,6 @@ class LineSender:
 
     async def idle(self, bits: float):
         await self.hold(1, bits * self.bit)
-
-
-def _run(dut, *benches, background=()):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in benches:
-        sim.add_testbench(bench)
-    for bench in background:
-        sim.add_testbench(bench, background=True)
-    sim.run()
 
 
 def _collector(stream, received, rng, max_stall: int):
