@@ -47,9 +47,8 @@ them as a SAMPLE_END enters the FIFO; COUNTERS sends that copy while the engine'
 is 0 (no sample has started since), else the running values: the last or the current sample.
 
 RESET pulses `engine_reset` for one cycle (the top level wraps the engine in a ResetInserter) and
-empties the result FIFO. The engine's memories keep the Program, but its global settings
-(timesteps, layers) sit in a register that the reset clears, so the controller keeps a copy of
-the last SPACE_GLOBAL write and writes it again after the pulse.
+empties the result FIFO. The engine keeps the Program: its memories and its global settings
+survive the reset.
 
 Lengths. A payload of another length than the command takes is answered BAD_LENGTH with the
 length expected (u16): 0 for INFO, RESET, RESULTS and COUNTERS, 5 for READ, 5 + word_bytes for
@@ -233,10 +232,6 @@ class LinkController(wiring.Component):
 
         write_bad, write_limit = space_limit(req_space, req_addr)
         read_bad, read_limit = space_limit(rd_space, rd_addr)
-
-        # The last SPACE_GLOBAL write, written again after RESET (the engine's reset clears it).
-        global_word = Signal(layout.word_bits(p))
-        global_valid = Signal()
 
         wait = Signal(range(self.busy_cycles + 1))  # cycles spent waiting for the engine
 
@@ -425,20 +420,7 @@ class LinkController(wiring.Component):
                 m.next = "RESET_PULSE"
             with m.State("RESET_PULSE"):
                 # engine_reset is high in this cycle; the engine is out of reset in the next.
-                with m.If(global_valid):
-                    m.next = "RESTORE_GLOBAL"
-                with m.Else():
-                    m.next = "FINISH"
-            with m.State("RESTORE_GLOBAL"):
-                cfg = self.o_config
-                m.d.comb += [
-                    cfg.valid.eq(1),
-                    cfg.payload.space.eq(layout.SPACE_GLOBAL),
-                    cfg.payload.addr.eq(0),
-                    cfg.payload.data.eq(global_word),
-                ]
-                with m.If(cfg.ready):
-                    m.next = "FINISH"
+                m.next = "FINISH"
 
             # --- WRITE and READ -----------------------------------------------------------------
             with m.State("COLLECT"):
@@ -464,8 +446,6 @@ class LinkController(wiring.Component):
                         cfg.payload.data.eq(req_data),
                     ]
                     with m.If(cfg.ready):
-                        with m.If(req_space == layout.SPACE_GLOBAL):
-                            m.d.sync += [global_word.eq(req_data), global_valid.eq(1)]
                         m.d.sync += rep_cmd.eq(Command.WRITE | REPLY)
                         m.next = "FINISH"
 
