@@ -6,6 +6,7 @@ idle at random (seeded) so that every handshake is exercised.
 """
 
 import numpy as np
+from amaranth import Value
 from amaranth.sim import Simulator
 from tqdm import tqdm
 
@@ -17,17 +18,26 @@ from sw.golden import check_spikes
 from sw.program import Program
 from sw.result import Result
 
-__all__ = ["run_amaranth", "stream_put"]
+__all__ = ["run_amaranth", "stream_put", "stream_get"]
 
 
 async def stream_put(ctx, stream, payload: int, rng=None, stall: float = 0.0):
     """Offer one payload and wait until it is taken; idle first with probability `stall`."""
     while rng is not None and rng.random() < stall:
         await ctx.tick()
-    ctx.set(stream.payload.as_value(), payload)
+    # A packed int goes into the payload's bits; anything else (a dict for a struct) as is.
+    ctx.set(Value.cast(stream.payload) if isinstance(payload, int) else stream.payload, payload)
     ctx.set(stream.valid, 1)
     await ctx.tick().until(stream.ready)
     ctx.set(stream.valid, 0)
+
+
+async def stream_get(ctx, stream):
+    """Take one payload from `stream`, waiting for it."""
+    ctx.set(stream.ready, 1)
+    (payload,) = await ctx.tick().sample(stream.payload).until(stream.valid)
+    ctx.set(stream.ready, 0)
+    return payload
 
 
 def run_amaranth(

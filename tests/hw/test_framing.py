@@ -17,6 +17,7 @@ from amaranth.sim import Simulator
 import sw.link
 from hw.framing import Deframer, Enframer, crc16_next, frame_cycles
 from hw.protocol import MAX_PAYLOAD, SYNC, ErrorCode, crc16
+from sim.amaranth_backend import stream_put
 from sw.link import BadCrc, BadLength, Frame, FrameDecoder, encode_frame
 from tests.sim_helpers import run_sim as _run
 
@@ -40,13 +41,6 @@ class Gap:
     """`cycles` clock cycles with no byte offered: the line is idle."""
 
     cycles: int = GAP
-
-
-async def stream_put(ctx, stream, payload):
-    ctx.set(stream.payload, payload)
-    ctx.set(stream.valid, 1)
-    await ctx.tick().until(stream.ready)
-    ctx.set(stream.valid, 0)
 
 
 def _taker(stream, rng, stall: float, on_beat):

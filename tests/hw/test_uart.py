@@ -13,6 +13,7 @@ from amaranth import Module
 from amaranth.hdl import UnusedElaboratable
 
 from hw.uart import UART, UARTReceiver, UARTTransmitter, divisor_for
+from sim.amaranth_backend import stream_get, stream_put
 from tests.sim_helpers import run_sim as _run
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
@@ -26,20 +27,6 @@ def _rng(test: str, *params) -> random.Random:
 def _frame(byte: int, stop: int = 1) -> list[int]:
     """Line levels of one frame: start bit, 8 data bits LSB first, stop bit."""
     return [0] + [(byte >> i) & 1 for i in range(8)] + [stop]
-
-
-async def stream_put(ctx, stream, payload):
-    ctx.set(stream.payload, payload)
-    ctx.set(stream.valid, 1)
-    await ctx.tick().until(stream.ready)
-    ctx.set(stream.valid, 0)
-
-
-async def stream_get(ctx, stream):
-    ctx.set(stream.ready, 1)
-    (payload,) = await ctx.tick().sample(stream.payload).until(stream.valid)
-    ctx.set(stream.ready, 0)
-    return payload
 
 
 class LineSender:
