@@ -77,7 +77,7 @@ class Engine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        lanes, vmax = p.lanes, p.max_v_bits
+        lanes, vmax, units, slots = p.lanes, p.max_v_bits, p.units, p.slots
         layer_layout = struct(layout.layer_fields(p))
         global_layout = struct(layout.global_fields(p))
 
@@ -93,7 +93,7 @@ class Engine(wiring.Component):
         neurons = memory(
             "neurons", layout.neuron_word_bits(p), p.neuron_words, layout.SPACE_NEURONS
         )
-        membranes = memory("membranes", lanes * vmax, p.neuron_words)
+        membranes = memory("membranes", units * vmax, p.neuron_words)
         layer_table = memory("layer_table", layer_layout.size, p.max_layers, layout.SPACE_LAYERS)
         input_buffers = [memory(f"input{i}", p.address_bits, p.max_inputs) for i in range(2)]
         spike_buffers = [memory(f"spikes{i}", p.address_bits, p.spike_depth) for i in range(2)]
@@ -107,7 +107,7 @@ class Engine(wiring.Component):
         spike_rd = [b.read_port() for b in spike_buffers]
         spike_wr = [b.write_port() for b in spike_buffers]
 
-        # --- configuration port: always ready ---------------------------------------------------
+        # --- configuration port: ready between timesteps ----------------------------------------
         global_init = _init(self.images.get(layout.SPACE_GLOBAL, []), 1)[0]
         # Settings are configuration, like the memories: a reset of the engine keeps them.
         settings = Signal(
@@ -116,19 +116,25 @@ class Engine(wiring.Component):
             reset_less=True,
         )
         cfg = self.i_config
-        m.d.comb += cfg.ready.eq(1)
-        for port in (weight_wr, neuron_wr, layer_wr):
+        idle = Signal()  # the sequencer waits for input and will not start while reading
+        reading = Signal()  # a read-back owns the read ports
+        # Writes wait for the engine to be between timesteps, as read-backs do: then neither the
+        # sweep nor the accumulate is using a memory, so the weight memory can take the write on
+        # the address its read port uses (one port: what an iCE40 SPRAM has).
+        m.d.comb += cfg.ready.eq(idle & ~reading)
+        for port in (neuron_wr, layer_wr):
             m.d.comb += [port.addr.eq(cfg.payload.addr), port.data.eq(cfg.payload.data)]
         with m.If(cfg.valid):
             with m.Switch(cfg.payload.space):
                 with m.Case(layout.SPACE_WEIGHTS):
-                    m.d.comb += weight_wr.en.eq(1)
+                    m.d.comb += weight_wr.en.eq(cfg.ready)
                 with m.Case(layout.SPACE_NEURONS):
-                    m.d.comb += neuron_wr.en.eq(1)
+                    m.d.comb += neuron_wr.en.eq(cfg.ready)
                 with m.Case(layout.SPACE_LAYERS):
-                    m.d.comb += layer_wr.en.eq(1)
+                    m.d.comb += layer_wr.en.eq(cfg.ready)
                 with m.Case(layout.SPACE_GLOBAL):
-                    m.d.sync += settings.eq(cfg.payload.data[: global_layout.size])
+                    with m.If(cfg.ready):
+                        m.d.sync += settings.eq(cfg.payload.data[: global_layout.size])
 
         # --- receiver: host events into the input buffer that is not being computed ----------
         recv_buf = Signal()
@@ -165,11 +171,9 @@ class Engine(wiring.Component):
         current = Signal(layer_layout)  # configuration of `layer`, latched at its start
         neuron_cfg = Signal(NeuronConfig(vmax))
         # --- read-back: between samples the read ports serve the host ----------------------
-        reading = Signal()  # a read-back owns the read ports
         read_req = Signal(struct(layout.read_fields(p)))
         # 1: addresses out; 2: the synchronous ports' data is here, latch it; 3: on o_read.
         read_data = Signal(2)
-        idle = Signal()  # the sequencer waits for input and will not start while reading
         m.d.comb += self.i_read.ready.eq(idle & ~reading)
         with m.If(self.i_read.valid & self.i_read.ready):
             m.d.sync += [read_req.eq(self.i_read.payload), reading.eq(1), read_data.eq(1)]
@@ -218,34 +222,60 @@ class Engine(wiring.Component):
             m.d.comb += event_addr.eq(Mux(step_buf, input_rd[1].data, input_rd[0].data))
         with m.Else():
             m.d.comb += event_addr.eq(Mux(spike_src, spike_rd[1].data, spike_rd[0].data))
+        weight_addr = Signal.like(weight_rd.addr)
+        with m.If(cfg.valid & cfg.ready):
+            m.d.comb += weight_addr.eq(cfg.payload.addr)
+        with m.Elif(reading):
+            m.d.comb += weight_addr.eq(read_req.addr)
+        with m.Else():
+            m.d.comb += weight_addr.eq(group_weights + event_addr)
         m.d.comb += [
-            weight_rd.addr.eq(Mux(reading, read_req.addr, group_weights + event_addr)),
+            weight_rd.addr.eq(weight_addr),
+            weight_wr.addr.eq(weight_addr),
+            weight_wr.data.eq(cfg.payload.data),
             acc.word.eq(weight_rd.data),
         ]
 
-        # --- sweep: lanes of LIF units between the membrane memory and the emitter -------------
+        # --- sweep: `units` LIF units between the membrane memory and the emitter -------------
+        # A group's `lanes` neurons are swept `units` at a time, one membrane word (slot) per
+        # cycle. The memories are read one cycle ahead, so their address is the slot of the
+        # *next* cycle: `next_slot`.
+        slot = Signal(range(slots))
+        next_slot = Signal(range(slots + 1))
+        m.d.comb += next_slot.eq(slot)
+        sweep_addr = Signal.like(group_neurons)
         m.d.comb += [
-            neuron_rd.addr.eq(Mux(reading, read_req.addr, group_neurons)),
-            membrane_rd.addr.eq(group_neurons),
+            sweep_addr.eq(group_neurons + next_slot),
+            neuron_rd.addr.eq(Mux(reading, read_req.addr, sweep_addr)),
+            membrane_rd.addr.eq(sweep_addr),
         ]
-        new_v = Signal(lanes * vmax)
+        new_v = Signal(units * vmax)
         # The units see the currents only during the sweep: gating them (an AND in hardware)
         # keeps the units' inputs still while the currents change every cycle, which is what
         # makes a simulator re-evaluate them.
         sweeping = Signal()
-        units = []
-        for k in range(lanes):
-            m.submodules[f"lif{k}"] = unit = LifUnit(vmax, p.current_bits)
-            slot = neuron_rd.data[k * 2 * vmax : (k + 1) * 2 * vmax]
+        # Membranes start at 0 for every sample: the first timestep reads 0 instead of memory,
+        # so nothing has to clear the membrane memory between samples.
+        first_step = Signal()
+        lif_units = []
+        for s in range(units):
+            m.submodules[f"lif{s}"] = unit = LifUnit(vmax, p.current_bits)
+            z = Signal(signed(p.current_bits), name=f"z{s}")
+            with m.Switch(slot):
+                for j in range(slots):
+                    with m.Case(j):
+                        m.d.comb += z.eq(acc.currents[j * units + s])
+            params_slot = neuron_rd.data[s * 2 * vmax : (s + 1) * 2 * vmax]
+            v_stored = membrane_rd.data[s * vmax : (s + 1) * vmax]
             m.d.comb += [
                 unit.config.eq(neuron_cfg),
-                unit.v.eq(membrane_rd.data[k * vmax : (k + 1) * vmax]),
-                unit.z.eq(Mux(sweeping, acc.currents[k], 0)),
-                unit.theta.eq(slot[:vmax]),
-                unit.bias.eq(slot[vmax:]),
-                new_v[k * vmax : (k + 1) * vmax].eq(unit.v_next),
+                unit.v.eq(Mux(first_step, 0, v_stored)),
+                unit.z.eq(Mux(sweeping, z, 0)),
+                unit.theta.eq(params_slot[:vmax]),
+                unit.bias.eq(params_slot[vmax:]),
+                new_v[s * vmax : (s + 1) * vmax].eq(unit.v_next),
             ]
-            units.append(unit)
+            lif_units.append(unit)
 
         # --- emitter: one spike per cycle, lowest lane first, while the next group runs -------
         spikes = Signal(data.ArrayLayout(3, lanes))  # per lane, spikes still to send
@@ -290,13 +320,13 @@ class Engine(wiring.Component):
             ]
 
         # Readout values: the membrane word of a group, one lane per cycle.
-        dump_lane = Signal(range(lanes + 1))
-        dump_word = Signal(lanes * vmax)
+        dump_lane = Signal(range(units + 1))
+        dump_word = Signal(units * vmax)
         dump_value = Signal(signed(vmax))
         with m.Switch(dump_lane):
-            for k in range(lanes):
-                with m.Case(k):
-                    m.d.comb += dump_value.eq(dump_word[k * vmax : (k + 1) * vmax])
+            for s in range(units):
+                with m.Case(s):
+                    m.d.comb += dump_value.eq(dump_word[s * vmax : (s + 1) * vmax])
 
         # --- counters -------------------------------------------------------------------------
         running = Signal()
@@ -322,26 +352,19 @@ class Engine(wiring.Component):
             m.next = "ACCUMULATE"
 
         # --- the sequencer --------------------------------------------------------------------
-        clear_addr = Signal(range(p.neuron_words + 1))
+        m.d.comb += first_step.eq(t == 0)
         with m.FSM():
-            with m.State("CLEAR"):
-                # Membranes start at 0 for every sample; counters restart.
-                m.d.comb += [
-                    membrane_wr.addr.eq(clear_addr),
-                    membrane_wr.data.eq(0),
-                    membrane_wr.en.eq(1),
-                ]
-                m.d.sync += clear_addr.eq(clear_addr + 1)
-                with m.If(clear_addr == p.neuron_words - 1):
-                    m.d.sync += [clear_addr.eq(0), t.eq(0), self.cycles.eq(0)]
-                    for counter in (
-                        self.layer_cycles,
-                        self.layer_events,
-                        self.layer_synops,
-                        self.layer_stalls,
-                    ):
-                        m.d.sync += counter.eq(0)
-                    m.next = "WAIT_INPUT"
+            with m.State("SAMPLE_START"):
+                # Counters restart; membranes need no clearing (see `first_step`).
+                m.d.sync += [t.eq(0), self.cycles.eq(0)]
+                for counter in (
+                    self.layer_cycles,
+                    self.layer_events,
+                    self.layer_synops,
+                    self.layer_stalls,
+                ):
+                    m.d.sync += counter.eq(0)
+                m.next = "WAIT_INPUT"
 
             with m.State("WAIT_INPUT"):
                 m.d.comb += idle.eq(~full.bit_select(step_buf, 1))
@@ -394,27 +417,38 @@ class Engine(wiring.Component):
                     m.next = "SWEEP"  # the last add, if any, lands at this edge
 
             with m.State("SWEEP"):
-                # The group's membrane and threshold/bias words have been addressed since the
-                # group started, so they are here; the emitter must be done with the last group.
+                # The slot's membrane and threshold/bias words were addressed a cycle ago, so
+                # they are here. The emitter must be done with the last group before slot 0;
+                # later slots fill lanes it has not reached.
                 count_layer(self.layer_cycles, 1)
                 m.d.comb += sweeping.eq(1)
-                with m.If(~emitting):
+                with m.If((slot != 0) | ~emitting):
                     m.d.comb += [
-                        membrane_wr.addr.eq(group_neurons),
+                        next_slot.eq(slot + 1),
+                        membrane_wr.addr.eq(group_neurons + slot),
                         membrane_wr.data.eq(new_v),
                         membrane_wr.en.eq(1),
                     ]
-                    for k, unit in enumerate(units):
-                        m.d.sync += spikes[k].eq(Mux(lane_valid[k], unit.n, 0))
-                    m.d.sync += emit_first.eq(group_first)
-                    with m.If(group + 1 == current.groups):
+                    with m.Switch(slot):
+                        for j in range(slots):
+                            with m.Case(j):
+                                for s, unit in enumerate(lif_units):
+                                    k = j * units + s
+                                    m.d.sync += spikes[k].eq(Mux(lane_valid[k], unit.n, 0))
+                    with m.If(slot == 0):
+                        m.d.sync += emit_first.eq(group_first)
+                    with m.If(slot != slots - 1):
+                        m.d.sync += slot.eq(slot + 1)
+                    with m.Elif(group + 1 == current.groups):
+                        m.d.sync += slot.eq(0)
                         m.next = "LAYER_END"
                     with m.Else():
                         m.d.sync += [
+                            slot.eq(0),
                             group.eq(group + 1),
                             group_first.eq(group_first + lanes),
                             group_weights.eq(group_weights + current.n_in),
-                            group_neurons.eq(group_neurons + 1),
+                            group_neurons.eq(group_neurons + slots),
                         ]
                         start_group()
 
@@ -471,10 +505,10 @@ class Engine(wiring.Component):
                     m.d.sync += dump_lane.eq(dump_lane + 1)
                     with m.If(group_first + dump_lane + 1 == current.n_out):
                         m.next = "SAMPLE_END"
-                    with m.Elif(dump_lane == lanes - 1):
+                    with m.Elif(dump_lane == units - 1):
+                        # Words hold consecutive neurons, so the next word is the next `units`.
                         m.d.sync += [
-                            group.eq(group + 1),
-                            group_first.eq(group_first + lanes),
+                            group_first.eq(group_first + units),
                             group_neurons.eq(group_neurons + 1),
                         ]
                         m.next = "DUMP_READ"
@@ -483,5 +517,5 @@ class Engine(wiring.Component):
                 m.d.comb += [out.valid.eq(1), out.payload.kind.eq(layout.KIND_SAMPLE_END)]
                 with m.If(out.ready):
                     m.d.sync += running.eq(0)
-                    m.next = "CLEAR"
+                    m.next = "SAMPLE_START"
         return m

@@ -97,8 +97,8 @@ def weight_word_bits(params: EngineParams) -> int:
 
 
 def neuron_word_bits(params: EngineParams) -> int:
-    """Per lane: threshold then bias, `max_v_bits` each."""
-    return params.lanes * 2 * params.max_v_bits
+    """Per state unit: threshold then bias, `max_v_bits` each."""
+    return params.units * 2 * params.max_v_bits
 
 
 def word_bits(params: EngineParams) -> int:
@@ -177,10 +177,13 @@ def memory_images(
     Weights of layer l, lane group g, input i live at `weight_base + g * inputs + i` (group-major,
     so the engine steps addresses by adding, never multiplying), lane k of
     the word holding neuron `g * lanes + k` (binary: 1 for +1, 0 for -1; else two's complement
-    in the low `weight_bits` bits of a `max_weight_bits` slot). Thresholds and biases of group g
-    live at `neuron_base + g`, lane k holding `threshold | bias << max_v_bits`.
+    in the low `weight_bits` bits of a `max_weight_bits` slot). Thresholds and biases of neuron
+    `n` live in word `neuron_base + n // units`, slot `n % units` of it holding
+    `threshold | bias << max_v_bits` (`units` = `params.units`, the neurons swept per cycle; a
+    layer takes `groups * slots` words, whole groups).
     """
     lanes, wmax, vmax = params.lanes, params.max_weight_bits, params.max_v_bits
+    units = params.units
     images = {SPACE_WEIGHTS: [], SPACE_NEURONS: [], SPACE_LAYERS: [], SPACE_GLOBAL: []}
     weight_base = neuron_base = 0
     for index, layer in enumerate(layers):
@@ -195,16 +198,16 @@ def memory_images(
                 images[SPACE_WEIGHTS].append(
                     (weight_base + g * n_in + i, _lane_words(chunk, lanes, wmax))
                 )
-        for g in range(groups):
+        for w in range(-(-n_out // units)):
             slots = [
                 (t & ((1 << vmax) - 1)) | ((b & ((1 << vmax) - 1)) << vmax)
                 for t, b in zip(
-                    layer.threshold[g * lanes : (g + 1) * lanes],
-                    layer.bias[g * lanes : (g + 1) * lanes],
+                    layer.threshold[w * units : (w + 1) * units],
+                    layer.bias[w * units : (w + 1) * units],
                     strict=True,
                 )
             ]
-            images[SPACE_NEURONS].append((neuron_base + g, _lane_words(slots, lanes, 2 * vmax)))
+            images[SPACE_NEURONS].append((neuron_base + w, _lane_words(slots, units, 2 * vmax)))
         config = {
             "n_in": n_in,
             "n_out": n_out,
@@ -221,7 +224,7 @@ def memory_images(
         }
         images[SPACE_LAYERS].append((index, pack(layer_fields(params), config)))
         weight_base += n_in * groups
-        neuron_base += groups
+        neuron_base += groups * params.slots
     images[SPACE_GLOBAL].append(
         (
             0,

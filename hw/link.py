@@ -57,8 +57,8 @@ address.
 
 WRITE and READ check `space` (0..3) and `addr` (below that space's depth) and answer CAPACITY
 with the limit (4 spaces, or the space's depth in words) rather than letting the engine alias the
-address. READ waits up to `busy_cycles` for the engine's read port, which serves only between
-timesteps, then answers BUSY.
+address. WRITE and READ wait up to `busy_cycles` for the engine's configuration or read port,
+which serve only between timesteps, then answer BUSY.
 """
 
 from dataclasses import fields
@@ -90,8 +90,9 @@ def event_bytes(params: EngineParams) -> int:
 
 
 def info_payload(params: EngineParams, clock_hz: int) -> bytes:
-    """The INFO reply: version, every EngineParams field in dataclass order, the clock (u32s)."""
-    values = [getattr(params, f.name) for f in fields(params)] + [clock_hz]
+    """The INFO reply: version, every EngineParams field in dataclass order, the clock (u32s).
+    An unset (None) field is sent as 0."""
+    values = [getattr(params, f.name) or 0 for f in fields(params)] + [clock_hz]
     return bytes((PROTOCOL_VERSION,)) + b"".join(v.to_bytes(4, "little") for v in values)
 
 
@@ -445,9 +446,13 @@ class LinkController(wiring.Component):
                         cfg.payload.addr.eq(req_addr),
                         cfg.payload.data.eq(req_data),
                     ]
+                    m.d.sync += wait.eq(wait + 1)
                     with m.If(cfg.ready):
                         m.d.sync += rep_cmd.eq(Command.WRITE | REPLY)
                         m.next = "FINISH"
+                    with m.Elif(wait == self.busy_cycles):
+                        error(ErrorCode.BUSY)
+                        m.next = "SEND_HEADER"
 
             with m.State("READ"):
                 request = self.o_read

@@ -68,6 +68,12 @@ class EngineParams:
     max_timesteps: int = 64
     #: Width of the per-lane current accumulators (one timestep's z).
     current_bits: int = 16
+    #: LIF/LIFB state units; the sweep updates this many of a group's `lanes` neurons per cycle
+    #: (None: all of them). Membrane and threshold memories are this many neurons wide, so a
+    #: narrow sweep is what lets 64 lanes fit the few block RAMs of an iCE40 UP5K.
+    sweep_lanes: int | None = None
+    #: Largest LIFB burst the inter-layer event buffers are sized for.
+    max_burst: int = BURST_MAX
 
     def __post_init__(self):
         if self.lanes < 1:
@@ -83,6 +89,14 @@ class EngineParams:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 2 <= self.current_bits <= 32:
             raise ValueError(f"current_bits must be in 2..32, got {self.current_bits}")
+        if self.sweep_lanes is not None and not (
+            1 <= self.sweep_lanes <= self.lanes and self.lanes % self.sweep_lanes == 0
+        ):
+            raise ValueError(
+                f"sweep_lanes must divide lanes ({self.lanes}), got {self.sweep_lanes}"
+            )
+        if not 1 <= self.max_burst <= BURST_MAX:
+            raise ValueError(f"max_burst must be in 1..{BURST_MAX}, got {self.max_burst}")
 
     def groups(self, neurons: int) -> int:
         """Lane groups a layer of `neurons` needs."""
@@ -93,9 +107,19 @@ class EngineParams:
         return inputs * self.groups(outputs)
 
     @property
+    def units(self) -> int:
+        """LIF/LIFB state units: neurons swept per cycle, and per membrane-memory word."""
+        return self.sweep_lanes or self.lanes
+
+    @property
+    def slots(self) -> int:
+        """Sweep cycles (membrane-memory words) per lane group."""
+        return self.lanes // self.units
+
+    @property
     def neuron_words(self) -> int:
-        """Depth of the membrane and threshold/bias memories: every layer's groups."""
-        return self.max_layers * self.groups(self.max_neurons)
+        """Depth of the membrane and threshold/bias memories: every layer's groups' slots."""
+        return self.max_layers * self.groups(self.max_neurons) * self.slots
 
     @property
     def address_bits(self) -> int:
@@ -105,7 +129,7 @@ class EngineParams:
     @property
     def spike_depth(self) -> int:
         """Entries of an inter-layer event buffer: every neuron's largest burst."""
-        return self.max_neurons * BURST_MAX
+        return self.max_neurons * self.max_burst
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -52,7 +52,7 @@ REPLY = 0x80
 
 
 #: Sent first in the INFO reply.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 class Command:
@@ -61,7 +61,8 @@ class Command:
 
     - INFO: -> version (u8), then the engine's EngineParams fields as u32 in dataclass order
       (lanes, max_layers, max_inputs, max_neurons, weight_words, max_v_bits, max_weight_bits,
-      max_timesteps, current_bits), then the clock frequency in Hz (u32).
+      max_timesteps, current_bits, sweep_lanes with 0 for "all lanes", max_burst), then the
+      clock frequency in Hz (u32).
     - WRITE: space (u8), addr (u32), word (word_bytes) -> nothing. Another length: BAD_LENGTH
       with the expected length (u16) as detail.
     - READ: space (u8), addr (u32) -> the word (word_bytes).

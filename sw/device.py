@@ -73,7 +73,10 @@ class Device:
                     f"board speaks protocol version {version}, this host {PROTOCOL_VERSION}"
                 )
             values = _u32s(payload[1:], len(names) + 1, "INFO")
-            params = EngineParams(**dict(zip(names, values[:-1], strict=True)))
+            sizes = dict(zip(names, values[:-1], strict=True))
+            # 0 stands for "all lanes" (None) on the wire.
+            sizes["sweep_lanes"] = sizes["sweep_lanes"] or None
+            params = EngineParams(**sizes)
             self._info = BoardInfo(payload[0], params, values[-1])
         return self._info
 

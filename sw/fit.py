@@ -61,6 +61,11 @@ def check_fits(program: Program, params: EngineParams) -> tuple[bool, list[str]]
             problems.append(
                 f"{where}: weight_bits {layer.weight_bits} exceeds {params.max_weight_bits}"
             )
+        if layer.burst_max > params.max_burst:
+            problems.append(
+                f"{where}: bursts of up to {layer.burst_max} spikes exceed the "
+                f"{params.max_burst} the engine's event buffers hold"
+            )
         if widths.current_bits > params.current_bits:
             problems.append(
                 f"{where}: currents need {widths.current_bits} bits, the engine's "

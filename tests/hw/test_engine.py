@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sim.amaranth_backend import run_amaranth
+from sw.fit import params_for_program
 from sw.golden import run_golden
 from sw.random_program import edge_programs, random_program, random_spikes
 from tests.golden_check import assert_matches_golden
@@ -27,16 +28,20 @@ def test_random_programs_with_stalls(index):
     program = random_program(rng, max_layers=3, max_width=14, max_timesteps=4)
     spikes = random_spikes(rng, program, 3)
     lanes = int(rng.choice([1, 3, 4, 8]))
-    result = run_amaranth(program, spikes, lanes=lanes, stall=0.3, seed=seed)
-    assert_same(program, spikes, result, f"seed {seed}, lanes {lanes}")
+    # The sweep updates all lanes per cycle, or fewer (any divisor of lanes).
+    sweep = int(rng.choice([d for d in range(1, lanes + 1) if lanes % d == 0]))
+    params = params_for_program(program, lanes, sweep_lanes=sweep)
+    result = run_amaranth(program, spikes, stall=0.3, seed=seed, params=params)
+    assert_same(program, spikes, result, f"seed {seed}, lanes {lanes}, sweep_lanes {sweep}")
 
 
 @pytest.mark.parametrize("name", sorted(edge_programs()))
-@pytest.mark.parametrize("lanes", [4, 16])
-def test_edge_cases(name, lanes):
+@pytest.mark.parametrize("lanes, sweep", [(4, None), (16, None), (16, 4)])
+def test_edge_cases(name, lanes, sweep):
     program, spikes = edge_programs()[name]
-    result = run_amaranth(program, spikes, lanes=lanes, stall=0.2, seed=lanes)
-    assert_same(program, spikes, result, name)
+    params = params_for_program(program, lanes, sweep_lanes=sweep)
+    result = run_amaranth(program, spikes, stall=0.2, seed=lanes, params=params)
+    assert_same(program, spikes, result, f"{name}, lanes {lanes}, sweep_lanes {sweep}")
 
 
 def test_cycles_follow_the_event_count():
@@ -67,20 +72,19 @@ def test_counters_add_up():
     assert result.lanes == 4
 
 
-@pytest.mark.parametrize("lanes", [3, 8])
-def test_loaded_program_reads_back(lanes):
+@pytest.mark.parametrize("lanes, sweep", [(3, None), (8, 2)])
+def test_loaded_program_reads_back(lanes, sweep):
     """Every word written through i_config reads back through i_read, before and after a run."""
     from amaranth.sim import Simulator
 
     from hw.engine import Engine
     from sim.amaranth_backend import stream_put
     from sw.engine_stream import config_writes, read_requests, sample_events
-    from sw.fit import params_for_program
 
     rng = np.random.default_rng(lanes)
     program = random_program(rng, max_layers=3, max_width=12, max_timesteps=3)
     spikes = random_spikes(rng, program, 1)
-    params = params_for_program(program, lanes)
+    params = params_for_program(program, lanes, sweep_lanes=sweep)
     engine = Engine(params)
     requests = read_requests(program, params)
 

@@ -14,7 +14,7 @@ from hw import layout
 from hw.board import Board
 from hw.link import event_bytes, info_payload, word_bytes
 from hw.params import EngineParams
-from hw.protocol import MAX_PAYLOAD, REPLY, SYNC, Command, ErrorCode
+from hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, SYNC, Command, ErrorCode
 from sim.board_sim import SimTransport
 from sw.link import (
     BoardError,
@@ -84,7 +84,8 @@ def test_info():
     link, _, _ = make_link("info")
     payload = link.request(Command.INFO, timeout_s=0.01)
     assert payload == info_payload(PARAMS, CLOCK_HZ)
-    assert payload[0] == 1 and int.from_bytes(payload[1:5], "little") == PARAMS.lanes
+    assert payload[0] == PROTOCOL_VERSION
+    assert int.from_bytes(payload[1:5], "little") == PARAMS.lanes
     assert int.from_bytes(payload[-4:], "little") == CLOCK_HZ
 
 
