@@ -1,12 +1,15 @@
 """Link traffic per inference, and how time splits between the serial link and the engine.
 
-Runs a Program on the simulated board (the board's gateware at the byte level in Amaranth's
-simulator) through the host's own Device and Link, and counts the bytes of every exchange of an
-inference: one EVENTS frame per timestep, the RESULTS replies carrying the output events, and
-COUNTERS. Empty RESULTS polls are counted apart: how many a host sends depends on how fast the
-real link is against the engine, which a byte-level simulation does not model. Link time assumes
-8N1 framing (10 bits a byte) at the chosen baud rate; compute time is the engine's cycle count at
-the chosen clock (an assumption until a board build reports its Fmax).
+Runs a Program on the Verilator board (`sim.verilator_board`: the board's full top level, UART
+included, at 3 Mbaud on a 48 MHz clock by default) through the host's own Device and Link, in
+both output modes: every spike reported, and readout only. Every byte goes through the UART bit
+by bit, so the time an inference takes is measured in simulated time, not derived from a byte
+count: from the first EVENTS frame to the COUNTERS reply, with the board's turnaround and the
+host's RESULTS polls while the engine computes. The host answers in zero simulated time, so this
+is the bound a real host approaches. Compute time is the cycles the engine's layers were busy
+(its `layer_cycles` counters) at the clock, an assumption until a board build reports its Fmax;
+its `cycles` counter also counts the waits for later timesteps' input, which the link paces.
+The bytes of each exchange are filed under its command; empty RESULTS polls are counted apart.
 """
 
 import argparse
@@ -14,15 +17,20 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from hw.protocol import Command
-from sim.board_sim import simulated_board
+from hw.uart import divisor_for
+from sim.verilator_board import DEFAULT_BAUD, DEFAULT_CLOCK_HZ, verilator_board
 from sw.device import Device
 from sw.encode import encode
+from sw.golden import run_golden
 from sw.link import Link
 from sw.program import load_program
 from sw.table import format_table
 
-RESULTS = Path(__file__).resolve().parent / "results" / "link.json"
+RESULTS = Path(__file__).resolve().parent / "results"
+MODES = {"all_spikes": False, "readout_only": True}
 
 
 class CountingLink(Link):
@@ -48,20 +56,83 @@ class CountingLink(Link):
         self.by_command[name] = self.by_command.get(name, 0) + used
         return reply
 
+    def total(self) -> int:
+        return self.bytes_sent + self.bytes_received
+
+
+def measure(device, board, program, spikes, readout_only: bool) -> dict:
+    """Load `program` in one output mode and run `spikes`; bytes and simulated times."""
+    link, samples = device.link, len(spikes)
+    start_bytes, start_s = link.total(), board.clock()
+    device.load(program, verify=False, readout_only=readout_only)
+    load_bytes, load_s = link.total() - start_bytes, board.clock() - start_s
+    link.by_command.clear()
+    link.empty_polls = 0
+    start_bytes, start_s = link.total(), board.clock()
+    result = device.run(program, spikes, progress=True)
+    run_bytes, run_s = link.total() - start_bytes, board.clock() - start_s
+
+    golden = run_golden(program, spikes)
+    exact = np.array_equal(result.readout, golden.readout)
+    if not readout_only:
+        exact &= all(np.array_equal(result.spikes[k], v) for k, v in golden.spikes.items())
+    inference_us = run_s / samples * 1e6
+    busy = float(result.counters["layer_cycles"].sum(axis=1).mean())
+    return {
+        "readout_only": readout_only,
+        "bytes_per_inference": {k: v / samples for k, v in sorted(link.by_command.items())},
+        "link_bytes_per_inference": run_bytes / samples,
+        "empty_polls_per_inference": link.empty_polls / samples,
+        "line_us": run_bytes / samples * 10 / board.clock_hz * board.divisor * 1e6,
+        "inference_us": inference_us,
+        "inferences_per_s": 1e6 / inference_us,
+        # From timestep 0's input to SAMPLE_END: with the UART in the loop this includes the
+        # engine waiting for later timesteps' EVENTS, so compute is what the layers were busy.
+        "cycles_per_inference": float(result.cycles.mean()),
+        "busy_cycles_per_inference": busy,
+        "compute_us": busy / board.clock_hz * 1e6,
+        "load_bytes": load_bytes,
+        "load_s": load_s,
+        "matches_golden": bool(exact),
+        "tx_framing_errors": board.framing_errors,
+    }
+
+
+def table(report: dict, args) -> str:
+    baud = report["clock_hz"] / report["divisor"]
+    rows = [[name, round(count, 1)] for name, count in report["bytes_per_inference"].items()]
+    rows += [
+        ["link bytes per inference (all of the above)", round(report["link_bytes_per_inference"])],
+        [f"their time on the line at {baud / 1e6:g} Mbaud 8N1 (us)", round(report["line_us"], 1)],
+        ["inference time, measured on the simulated link (us)", round(report["inference_us"], 1)],
+        [
+            f"compute (layers busy) at {report['clock_hz'] / 1e6:g} MHz (us, assumed clock)",
+            round(report["compute_us"], 1),
+        ],
+        ["engine cycles, timestep 0 input to sample end", round(report["cycles_per_inference"])],
+        ["inferences/s", round(report["inferences_per_s"])],
+        ["Program load (bytes, no read-back)", report["load_bytes"]],
+        ["Program load, simulated (s)", round(report["load_s"], 3)],
+        ["matches the golden model", str(report["matches_golden"])],
+    ]
+    mode = "readout only" if report["readout_only"] else "every spike reported"
+    title = f"{args.program}, {args.samples} samples, {mode}, Verilator board (UART in the loop)"
+    return format_table(["quantity", "value"], rows, title)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--program", default="runs/demo/program")
-    parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--lanes", type=int, default=16)
-    parser.add_argument("--baud", type=int, default=3_000_000)
-    parser.add_argument("--clock-mhz", type=float, default=48.0)
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD)
+    parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_HZ / 1e6)
     parser.add_argument(
         "--readout-only",
         action="store_true",
-        help="keep hidden spikes on the board (deployment mode)",
+        help="only the readout-only mode (hidden spikes stay on the board)",
     )
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out-dir", default=str(RESULTS), help="writes link_<mode>.json here")
     args = parser.parse_args()
 
     from models.datasets import load_dataset
@@ -69,48 +140,33 @@ def main():
     program = load_program(args.program)
     x, _ = load_dataset("digits", "test")
     spikes = encode(program, x[: args.samples])
-    transport = simulated_board(program, args.lanes)
-    link = CountingLink(transport, clock=transport.clock)
-    device = Device(link, timeout_s=1.0)
-    start = time.perf_counter()
-    device.load(program, verify=False, readout_only=args.readout_only)
-    load_bytes = link.bytes_sent + link.bytes_received
-    link.by_command.clear()
-    link.empty_polls = 0
-    result = device.run(program, spikes, progress=True)
-    seconds = time.perf_counter() - start
-
-    per_inference = {name: count / args.samples for name, count in link.by_command.items()}
-    useful = sum(v for k, v in per_inference.items() if "empty" not in k)
-    link_us = useful * 10 / args.baud * 1e6
-    compute_us = float(result.cycles.mean()) / args.clock_mhz
-    rows = [[name, round(count, 1)] for name, count in sorted(per_inference.items())]
-    rows.append(["bytes per inference (without empty polls)", round(useful, 1)])
-    rows.append([f"link time at {args.baud / 1e6:g} Mbaud (us)", round(link_us, 1)])
-    rows.append([f"compute at {args.clock_mhz:g} MHz (us, assumed clock)", round(compute_us, 1)])
-    rows.append(["inferences/s, link and compute in turn", round(1e6 / (link_us + compute_us))])
-    rows.append(["Program load (bytes, no read-back)", load_bytes])
-    mode = "readout only" if args.readout_only else "every spike reported"
-    title = f"{args.program}, {args.samples} samples, {mode}"
-    print(format_table(["quantity", "value"], rows, title))
-    report = {
-        "program": args.program,
-        "readout_only": args.readout_only,
-        "samples": args.samples,
-        "lanes": args.lanes,
-        "baud": args.baud,
-        "clock_mhz_assumed": args.clock_mhz,
-        "bytes_per_inference": per_inference,
-        "useful_bytes_per_inference": useful,
-        "link_us": link_us,
-        "compute_us": compute_us,
-        "cycles_per_inference": float(result.cycles.mean()),
-        "load_bytes": load_bytes,
-        "simulation_seconds": seconds,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
+    clock_hz = round(args.clock_mhz * 1e6)
+    divisor = divisor_for(clock_hz, args.baud)
+    wall = time.perf_counter()
+    with verilator_board(program, args.lanes, clock_hz, args.baud) as board:
+        device = Device(CountingLink(board, clock=board.clock), timeout_s=1.0)
+        built = time.perf_counter() - wall
+        for mode, readout_only in MODES.items():
+            if args.readout_only and not readout_only:
+                continue
+            start = time.perf_counter()
+            report = {
+                "program": args.program,
+                "samples": args.samples,
+                "lanes": args.lanes,
+                "board": "verilator, full top level with UART",
+                "baud": args.baud,
+                "clock_hz": clock_hz,
+                "divisor": divisor,
+                **measure(device, board, program, spikes, readout_only),
+            }
+            report["wall_seconds"] = time.perf_counter() - start
+            report["build_or_cache_seconds"] = built
+            print(table(report, args))
+            out = Path(args.out_dir) / f"link_{mode}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=2) + "\n")
+            print(f"wrote {out}\n")
 
 
 if __name__ == "__main__":
