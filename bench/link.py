@@ -1,15 +1,16 @@
 """Link traffic per inference, and how time splits between the serial link and the engine.
 
 Runs a Program on the Verilator board (`sim.verilator_board`: the board's full top level, UART
-included, at 3 Mbaud on a 48 MHz clock by default) through the host's own Device and Link, in
-both output modes: every spike reported, and readout only. Every byte goes through the UART bit
-by bit, so the time an inference takes is measured in simulated time, not derived from a byte
-count: from the first EVENTS frame to the COUNTERS reply, with the board's turnaround and the
-host's RESULTS polls while the engine computes. The host answers in zero simulated time, so this
-is the bound a real host approaches. Compute time is the cycles the engine's layers were busy
-(its `layer_cycles` counters) at the clock, an assumption until a board build reports its Fmax;
-its `cycles` counter also counts the waits for later timesteps' input, which the link paces.
-The bytes of each exchange are filed under its command; empty RESULTS polls are counted apart.
+included, at 3 Mbaud on a 48 MHz clock by default) through the host's own Device and Link, in both
+output modes: every spike reported, and readout only. Every byte goes through the UART bit by bit,
+so the time an inference takes is measured in simulated time, not derived from a byte count: the
+run's time (its RESET, then each sample's EVENTS, RESULTS and COUNTERS exchanges, with the board's
+turnaround and any RESULTS polls while the engine computes) over the samples. The host answers in
+zero simulated time, so this is the bound a real host approaches. Compute time is the cycles the
+engine's layers were busy (its `layer_cycles` counters) at the clock, an assumption until a board
+build reports its Fmax; its `cycles` counter also counts the waits for later timesteps' input,
+which the link paces. The bytes of each exchange are filed under its command; empty RESULTS polls
+are counted apart.
 """
 
 import argparse

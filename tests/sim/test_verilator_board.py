@@ -1,0 +1,208 @@
+"""The full board top level, UART included, under Verilator, driven by the host's own byte stream.
+
+One board (a cached build, `ENVELOPE` at `LANES`) and one `Device` serve the whole module, so
+the suite compiles once and later runs start at once; Programs load one after another onto it,
+as they would onto a real board. SPIKELOOM_SEED sets the random Programs and the fuzz; every
+seed is printed for replay.
+"""
+
+import os
+import random
+import shutil
+import stat
+
+import numpy as np
+import pytest
+
+from hw.params import EngineParams
+from hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, SYNC, Command
+from sim import verilator_board as vb
+from sim.cocotb_backend import simulator_missing
+from sw.device import Device, RunError
+from sw.golden import run_golden
+from sw.link import Link, encode_frame
+from sw.random_program import random_program, random_spikes
+from tests.golden_check import assert_matches_golden
+
+SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
+CLOCK_HZ, BAUD = vb.DEFAULT_CLOCK_HZ, vb.DEFAULT_BAUD
+DIVISOR = 16  # hw.uart.divisor_for(CLOCK_HZ, BAUD)
+LANES = 4
+RANDOM = dict(max_layers=3, max_width=12, max_timesteps=4, max_v_bits=12)
+#: Every Program `RANDOM` draws fits: 12-wide layers, 8-bit weights, 12-bit membranes.
+ENVELOPE = EngineParams(
+    lanes=LANES,
+    max_layers=3,
+    max_inputs=12,
+    max_neurons=12,
+    weight_words=3 * 12 * 3,
+    max_v_bits=12,
+    max_weight_bits=8,
+    max_timesteps=4,
+    current_bits=16,  # 12 inputs x 7 spikes x 128 < 2^15
+)
+#: Simulated seconds a reply may take. The longest waits are after garbage: a request caught
+#: behind a truncated frame waits until the board drops it, an idle frame time (1031 bytes at
+#: 3 Mbaud: 3.4 ms) per such candidate. A working board never makes the host wait this long.
+TIMEOUT_S = 0.05
+
+
+@pytest.fixture(scope="module")
+def board():
+    missing = simulator_missing("verilator")
+    if missing:
+        pytest.skip(missing)
+    with vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
+        yield transport
+
+
+@pytest.fixture(scope="module")
+def device(board):
+    """One host for the module: a second Link would restart at seq 0, which the board may take
+    for a retry of its last command."""
+    return Device(Link(board, clock=board.clock), timeout_s=TIMEOUT_S)
+
+
+def test_the_default_clock_gives_16_cycles_a_bit_at_3_mbaud():
+    from hw.uart import divisor_for
+
+    assert divisor_for(CLOCK_HZ, BAUD) == DIVISOR
+
+
+def test_info_comes_back_in_uart_time(board, device):
+    info = device.info()
+    assert info.params == ENVELOPE and info.clock_hz == CLOCK_HZ
+    start, link = board.clock(), device.link
+    before = link.bytes_sent + link.bytes_received
+    assert link.request(Command.INFO, timeout_s=TIMEOUT_S)[0] == PROTOCOL_VERSION
+    link_bytes = link.bytes_sent + link.bytes_received - before
+    elapsed = board.clock() - start
+    # Every byte takes 10 bit times each way; a few bit times more for the board's turnaround
+    # and the read's idle wait.
+    assert link_bytes > 50
+    assert link_bytes * 10 / BAUD <= elapsed < (link_bytes * 10 + 40) / BAUD
+    assert board.framing_errors == 0
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_random_programs_match_the_golden_model(device, index):
+    seed = SEED * 1000 + index
+    print(f"replay with np.random.default_rng({seed})")
+    rng = np.random.default_rng(seed)
+    program = random_program(rng, **RANDOM)
+    spikes = random_spikes(rng, program, 3)
+    device.load(program)
+    result = device.run(program, spikes)
+    assert_matches_golden(program, spikes, result, f"Verilator board, seed {seed}")
+    assert (result.cycles > 0).all() and result.lanes == LANES
+    np.testing.assert_array_equal(result.counters["layer_events"][:, 0], spikes.sum(axis=(1, 2)))
+
+
+def test_every_neuron_kind_runs_in_readout_only_mode(device):
+    rng = np.random.default_rng(SEED)
+    kinds = set()
+    for _ in range(40):
+        program = random_program(rng, **RANDOM)
+        spikes = random_spikes(rng, program, 2)
+        kinds |= {layer.neuron for layer in program.layers}
+        device.load(program, verify=False, readout_only=True)
+        result = device.run(program, spikes)
+        golden = run_golden(program, spikes)
+        np.testing.assert_array_equal(result.readout, golden.readout, err_msg=f"seed {SEED}")
+        if kinds == {"lif", "lifb", "readout"}:
+            break
+    assert kinds == {"lif", "lifb", "readout"}, f"seed {SEED} drew only {kinds}"
+
+
+def garbage(rng: random.Random, seq: int) -> bytes:
+    """Random bytes, truncated frames, frames with bad CRCs or oversized lengths, in random order.
+
+    No header in it carries `seq`, the seq of the request that follows: the board answers a
+    garbled frame with an error under the frame's seq, and the host would rightly take that
+    error for the answer to its own request.
+    """
+    others = [value for value in range(256) if value != seq]
+    parts = []
+    for _ in range(rng.randint(3, 8)):
+        command = rng.choice([rng.randrange(1, 8), rng.randrange(256)])
+        frame = bytearray(encode_frame(rng.choice(others), command, rng.randbytes(5)))
+        kind = rng.choice(["noise", "truncated", "long", "bad crc", "bad length"])
+        if kind == "noise":
+            parts.append(rng.randbytes(rng.randint(1, 40)))
+        elif kind == "truncated":
+            parts.append(bytes(frame[: rng.randint(1, len(frame) - 1)]))
+        elif kind == "long":
+            # A header promising more than follows: the board waits for the rest, swallowing
+            # the bytes after it, until a CRC fails or the line has been idle for a frame time.
+            frame[3:5] = rng.randrange(6, MAX_PAYLOAD + 1).to_bytes(2, "little")
+            parts.append(bytes(frame[: rng.randint(5, len(frame))]))
+        elif kind == "bad crc":
+            frame[-rng.randint(1, 2)] ^= 1 << rng.randrange(8)
+            parts.append(bytes(frame))
+        else:
+            frame[3:5] = rng.randrange(MAX_PAYLOAD + 1, 1 << 16).to_bytes(2, "little")
+            parts.append(bytes(frame))
+    stream = bytearray(b"".join(parts))
+    for index in range(1, len(stream)):
+        if stream[index - 1] == SYNC and stream[index] == seq:
+            stream[index] ^= 0x80
+    return bytes(stream)
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_the_board_answers_after_garbage(board, device, index):
+    seed = SEED * 1000 + index
+    print(f"fuzz seed {seed}")
+    rng = random.Random(seed)
+    program = random_program(np.random.default_rng(seed), **RANDOM)
+    spikes = random_spikes(np.random.default_rng(seed), program, 2)
+    device.load(program, verify=False)
+    board.write(garbage(rng, device.link.next_seq))
+    payload = device.link.request(Command.INFO, timeout_s=TIMEOUT_S)
+    assert payload[0] == PROTOCOL_VERSION
+    board.write(garbage(rng, device.link.next_seq))
+    result = device.run(program, spikes)
+    assert_matches_golden(program, spikes, result, f"after garbage, fuzz seed {seed}")
+    assert board.framing_errors == 0
+
+
+def test_a_dead_simulator_is_a_link_error_that_keeps_completed_samples(board):
+    rng = np.random.default_rng(SEED)
+    program = random_program(rng, **RANDOM)
+    spikes = random_spikes(rng, program, 2)
+    # A second process from the same cached build: it starts at once and leaves `board` alone.
+    with vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
+        dev = Device(Link(transport, clock=transport.clock), timeout_s=TIMEOUT_S)
+        dev.load(program, verify=False)
+        first = dev.run(program, spikes[:1])
+        transport.process.kill()
+        with pytest.raises(RunError, match="exited with code -9.*samples completed: 0 of 1"):
+            dev.run(program, spikes[1:])
+        assert len(first.readout) == 1
+        with pytest.raises(vb.VerilatorBoardError, match="closed"):
+            transport.read(10, 1.0)
+
+
+def test_a_missing_verilator_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(vb, "verilator_executable", lambda: None)
+    with pytest.raises(vb.VerilatorBuildError, match="Verilator not found"):
+        vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR, build_dir=tmp_path)
+
+
+def test_a_failed_build_names_its_log_and_is_not_cached(monkeypatch, tmp_path):
+    if shutil.which("make") is None or shutil.which("g++") is None:
+        pytest.skip("make and g++ are needed to get as far as a Verilator run")
+    broken = tmp_path / "verilator"
+    broken.write_text("#!/bin/sh\necho '%Error: no licence to verilate' >&2\nexit 1\n")
+    broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(vb, "verilator_executable", lambda: str(broken))
+    with pytest.raises(vb.VerilatorBuildError, match=r"failed \(exit 1\); log .*build\.log"):
+        vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR, build_dir=tmp_path / "cache")
+    (folder,) = (tmp_path / "cache").glob("*/")
+    assert "no licence" in (folder / "build.log").read_text()
+    assert not (folder / "built.json").exists()  # the next try builds again
+
+
+def test_a_waveform_needs_a_known_format(tmp_path):
+    with pytest.raises(ValueError, match=r"\.fst or \.vcd"):
+        vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR, waves=tmp_path / "board.ghw")
