@@ -23,6 +23,7 @@ from .link import LinkController
 from .params import EngineParams
 from .protocol import MAX_PAYLOAD
 from .uart import UART
+from .weights import WeightMemory
 
 __all__ = ["Board"]
 
@@ -34,8 +35,10 @@ class Board(wiring.Component):
     which the Deframer drops a half-received frame, defaults to the protocol's frame time at that
     divisor (`hw.framing.frame_cycles`). With `uart=False` the ports are `i_bytes`/`o_bytes`
     streams instead of `rx`/`tx` pins, and `divisor` only sets that default.
-    `fifo_depth`, `max_payload` and `busy_cycles` are passed to `LinkController`; `engine` is the
-    Engine instance inside, for tests that look at its ports.
+    `fifo_depth`, `max_payload` and `busy_cycles` are passed to `LinkController`; `images` (from
+    `sw.engine_stream.program_images`) bakes a Program into the engine's memories and
+    `weight_memory` makes its weight store (`hw.weights`). `engine` is the Engine instance
+    inside, for tests that look at its ports.
     """
 
     def __init__(
@@ -49,11 +52,13 @@ class Board(wiring.Component):
         fifo_depth: int = 512,
         max_payload: int = MAX_PAYLOAD,
         busy_cycles: int | None = None,
+        images: dict | None = None,
+        weight_memory=WeightMemory,
     ):
         self.params, self.clock_hz, self.divisor = params, clock_hz, divisor
         self.idle_timeout = idle_timeout or frame_cycles(divisor, max_payload)
         self.uart, self.max_payload = uart, max_payload
-        self.engine = Engine(params)
+        self.engine = Engine(params, images, weight_memory)
         self.controller = LinkController(
             params,
             clock_hz,

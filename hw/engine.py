@@ -34,6 +34,7 @@ from . import layout
 from .lanes import AccumulateLanes
 from .lif import LifUnit, NeuronConfig
 from .params import EngineParams
+from .weights import WeightMemory
 
 __all__ = ["Engine", "struct"]
 
@@ -53,10 +54,15 @@ def _init(words, depth: int) -> list[int]:
 
 
 class Engine(wiring.Component):
-    def __init__(self, params: EngineParams, images: dict | None = None):
+    def __init__(
+        self, params: EngineParams, images: dict | None = None, weight_memory=WeightMemory
+    ):
         """`images` (from `hw.layout.memory_images`) bakes a Program in at build time."""
         self.params = params
         self.images = images or {}
+        #: Makes the weight store: (width, depth, init) -> a `hw.weights.WeightStoreSignature`
+        #: component. A board swaps in its own (the UP5K's SPRAMs).
+        self.weight_memory = weight_memory
         counters = data.ArrayLayout(layout.COUNTER_BITS, params.max_layers)
         super().__init__(
             {
@@ -87,8 +93,10 @@ class Engine(wiring.Component):
             m.submodules[name] = mem = Memory(shape=shape, depth=depth, init=init)
             return mem
 
-        weights = memory(
-            "weights", layout.weight_word_bits(p), p.weight_words, layout.SPACE_WEIGHTS
+        m.submodules.weights = weights = self.weight_memory(
+            layout.weight_word_bits(p),
+            p.weight_words,
+            _init(self.images.get(layout.SPACE_WEIGHTS, []), p.weight_words),
         )
         neurons = memory(
             "neurons", layout.neuron_word_bits(p), p.neuron_words, layout.SPACE_NEURONS
@@ -98,7 +106,6 @@ class Engine(wiring.Component):
         input_buffers = [memory(f"input{i}", p.address_bits, p.max_inputs) for i in range(2)]
         spike_buffers = [memory(f"spikes{i}", p.address_bits, p.spike_depth) for i in range(2)]
 
-        weight_rd, weight_wr = weights.read_port(), weights.write_port()
         neuron_rd, neuron_wr = neurons.read_port(), neurons.write_port()
         membrane_rd, membrane_wr = membranes.read_port(), membranes.write_port()
         layer_rd, layer_wr = layer_table.read_port(domain="comb"), layer_table.write_port()
@@ -127,7 +134,7 @@ class Engine(wiring.Component):
         with m.If(cfg.valid):
             with m.Switch(cfg.payload.space):
                 with m.Case(layout.SPACE_WEIGHTS):
-                    m.d.comb += weight_wr.en.eq(cfg.ready)
+                    m.d.comb += weights.w_en.eq(cfg.ready)
                 with m.Case(layout.SPACE_NEURONS):
                     m.d.comb += neuron_wr.en.eq(cfg.ready)
                 with m.Case(layout.SPACE_LAYERS):
@@ -183,7 +190,7 @@ class Engine(wiring.Component):
             m.d.sync += read_data.eq(3)
             with m.Switch(read_req.space):
                 with m.Case(layout.SPACE_WEIGHTS):
-                    m.d.sync += self.o_read.payload.eq(weight_rd.data)
+                    m.d.sync += self.o_read.payload.eq(weights.r_data)
                 with m.Case(layout.SPACE_NEURONS):
                     m.d.sync += self.o_read.payload.eq(neuron_rd.data)
                 with m.Case(layout.SPACE_LAYERS):
@@ -205,9 +212,10 @@ class Engine(wiring.Component):
         group_first = Signal(p.address_bits + 1)  # neuron index of the group's lane 0
         group_weights = Signal(len(current.weight_base) + 1)  # weight address of input 0
         group_neurons = Signal(len(current.neuron_base) + 1)
-        lane_valid = Signal(lanes)  # lanes of this group that hold real neurons
-        for k in range(lanes):
-            m.d.comb += lane_valid[k].eq(group_first + k < current.n_out)
+        # Neurons from this group's lane 0 to the end of the layer (more than `lanes` but in the
+        # last group): lanes beyond it hold no neuron. One subtraction serves every lane.
+        remaining = Signal(signed(p.address_bits + 2))
+        m.d.comb += remaining.eq(current.n_out - group_first)
 
         # --- accumulate: event buffer -> weight memory -> lanes, one event per cycle -----------
         m.submodules.lanes = acc = AccumulateLanes(lanes, p.max_weight_bits, p.current_bits)
@@ -222,7 +230,7 @@ class Engine(wiring.Component):
             m.d.comb += event_addr.eq(Mux(step_buf, input_rd[1].data, input_rd[0].data))
         with m.Else():
             m.d.comb += event_addr.eq(Mux(spike_src, spike_rd[1].data, spike_rd[0].data))
-        weight_addr = Signal.like(weight_rd.addr)
+        weight_addr = Signal.like(weights.addr)
         with m.If(cfg.valid & cfg.ready):
             m.d.comb += weight_addr.eq(cfg.payload.addr)
         with m.Elif(reading):
@@ -230,10 +238,9 @@ class Engine(wiring.Component):
         with m.Else():
             m.d.comb += weight_addr.eq(group_weights + event_addr)
         m.d.comb += [
-            weight_rd.addr.eq(weight_addr),
-            weight_wr.addr.eq(weight_addr),
-            weight_wr.data.eq(cfg.payload.data),
-            acc.word.eq(weight_rd.data),
+            weights.addr.eq(weight_addr),
+            weights.w_data.eq(cfg.payload.data),
+            acc.word.eq(weights.r_data),
         ]
 
         # --- sweep: `units` LIF units between the membrane memory and the emitter -------------
@@ -241,6 +248,7 @@ class Engine(wiring.Component):
         # cycle. The memories are read one cycle ahead, so their address is the slot of the
         # *next* cycle: `next_slot`.
         slot = Signal(range(slots))
+        slot_lane = Signal(range(lanes))  # lane of the slot's first unit: slot * units
         next_slot = Signal(range(slots + 1))
         m.d.comb += next_slot.eq(slot)
         sweep_addr = Signal.like(group_neurons)
@@ -259,7 +267,7 @@ class Engine(wiring.Component):
         first_step = Signal()
         lif_units = []
         for s in range(units):
-            m.submodules[f"lif{s}"] = unit = LifUnit(vmax, p.current_bits)
+            m.submodules[f"lif{s}"] = unit = LifUnit(vmax, p.current_bits, p.max_burst)
             z = Signal(signed(p.current_bits), name=f"z{s}")
             with m.Switch(slot):
                 for j in range(slots):
@@ -330,8 +338,9 @@ class Engine(wiring.Component):
 
         # --- counters -------------------------------------------------------------------------
         running = Signal()
+        ending = Signal()  # the SAMPLE_END event leaves: the count stays as it is seen there
         m.d.comb += self.busy.eq(running)
-        with m.If(running):
+        with m.If(running & ~ending):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
         def count_layer(counter, amount):
@@ -341,7 +350,7 @@ class Engine(wiring.Component):
                         m.d.sync += counter[index].eq(counter[index] + amount)
 
         valid_lanes = Signal(range(lanes + 1))
-        m.d.comb += valid_lanes.eq(sum(lane_valid[k] for k in range(lanes)))
+        m.d.comb += valid_lanes.eq(Mux(remaining >= lanes, lanes, remaining))
         with m.If(emitting & report & ~out.ready):
             count_layer(self.layer_stalls, 1)
 
@@ -355,15 +364,8 @@ class Engine(wiring.Component):
         m.d.comb += first_step.eq(t == 0)
         with m.FSM():
             with m.State("SAMPLE_START"):
-                # Counters restart; membranes need no clearing (see `first_step`).
-                m.d.sync += [t.eq(0), self.cycles.eq(0)]
-                for counter in (
-                    self.layer_cycles,
-                    self.layer_events,
-                    self.layer_synops,
-                    self.layer_stalls,
-                ):
-                    m.d.sync += counter.eq(0)
+                # Membranes need no clearing (see `first_step`).
+                m.d.sync += t.eq(0)
                 m.next = "WAIT_INPUT"
 
             with m.State("WAIT_INPUT"):
@@ -375,6 +377,17 @@ class Engine(wiring.Component):
                         layer.eq(0),
                         n_events.eq(Mux(step_buf, input_count[1], input_count[0])),
                     ]
+                    # The counters restart with a sample's first timestep, so between samples
+                    # they hold the last sample's counts for the host to read.
+                    with m.If(t == 0):
+                        m.d.sync += self.cycles.eq(0)
+                        for counter in (
+                            self.layer_cycles,
+                            self.layer_events,
+                            self.layer_synops,
+                            self.layer_stalls,
+                        ):
+                            m.d.sync += counter.eq(0)
                     m.next = "LAYER"
 
             with m.State("LAYER"):
@@ -429,22 +442,26 @@ class Engine(wiring.Component):
                         membrane_wr.data.eq(new_v),
                         membrane_wr.en.eq(1),
                     ]
+                    # The units' lanes that hold neurons: `slot_left` > their index in the slot.
+                    slot_left = Signal(signed(max(len(remaining), lanes.bit_length()) + 2))
+                    m.d.comb += slot_left.eq(remaining - slot_lane)
                     with m.Switch(slot):
                         for j in range(slots):
                             with m.Case(j):
                                 for s, unit in enumerate(lif_units):
-                                    k = j * units + s
-                                    m.d.sync += spikes[k].eq(Mux(lane_valid[k], unit.n, 0))
+                                    valid = slot_left > s
+                                    m.d.sync += spikes[j * units + s].eq(Mux(valid, unit.n, 0))
                     with m.If(slot == 0):
                         m.d.sync += emit_first.eq(group_first)
                     with m.If(slot != slots - 1):
-                        m.d.sync += slot.eq(slot + 1)
+                        m.d.sync += [slot.eq(slot + 1), slot_lane.eq(slot_lane + units)]
                     with m.Elif(group + 1 == current.groups):
-                        m.d.sync += slot.eq(0)
+                        m.d.sync += [slot.eq(0), slot_lane.eq(0)]
                         m.next = "LAYER_END"
                     with m.Else():
                         m.d.sync += [
                             slot.eq(0),
+                            slot_lane.eq(0),
                             group.eq(group + 1),
                             group_first.eq(group_first + lanes),
                             group_weights.eq(group_weights + current.n_in),
@@ -516,6 +533,7 @@ class Engine(wiring.Component):
             with m.State("SAMPLE_END"):
                 m.d.comb += [out.valid.eq(1), out.payload.kind.eq(layout.KIND_SAMPLE_END)]
                 with m.If(out.ready):
+                    m.d.comb += ending.eq(1)
                     m.d.sync += running.eq(0)
                     m.next = "SAMPLE_START"
         return m

@@ -7,6 +7,8 @@ from amaranth import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .params import BURST_MAX
+
 __all__ = ["NeuronConfig", "LifUnit"]
 
 
@@ -29,11 +31,12 @@ class LifUnit(wiring.Component):
     """h = sat(v - lam + z + beta); n = #{m <= M : h >= m * theta}; then reset (or readout).
 
     The multiples of theta come from shifts and adds, so the unit has no multiplier; the leak
-    `lam = (v + 2^(k-1)) >> k` is an arithmetic shift that rounds to nearest, ties up.
+    `lam = (v + 2^(k-1)) >> k` is an arithmetic shift that rounds to nearest, ties up. Only the
+    multiples up to `max_burst` are built (a smaller engine may support shorter bursts).
     """
 
-    def __init__(self, v_bits: int, current_bits: int):
-        self.v_bits = v_bits
+    def __init__(self, v_bits: int, current_bits: int, max_burst: int = BURST_MAX):
+        self.v_bits, self.max_burst = v_bits, max_burst
         super().__init__(
             {
                 "config": In(NeuronConfig(v_bits)),
@@ -50,10 +53,14 @@ class LifUnit(wiring.Component):
         m = Module()
         cfg, v, vb = self.config, self.v, self.v_bits
 
-        rounding = Array([0] + [1 << (k - 1) for k in range(1, 32)])[cfg.leak_shift]
+        # For k >= v_bits, |v| < 2^(k-1) makes lam 0, so the shifter only needs k < v_bits.
+        short = cfg.leak_shift < vb
+        k = cfg.leak_shift[: max(vb - 1, 1).bit_length()]
+        rounding = Array([0] + [1 << (j - 1) for j in range(1, vb)])[k]
         lam = Signal(signed(vb + 1))
-        m.d.comb += lam.eq(Mux(cfg.leak, (v + rounding) >> cfg.leak_shift, 0))
-        total = Signal(signed(vb + max(len(self.z), vb) + 3))
+        m.d.comb += lam.eq(Mux(cfg.leak & short, (v + rounding) >> k, 0))
+        # v - lam spans 2^vb either way, z and bias add less than that again: 3 bits of room.
+        total = Signal(signed(max(len(self.z), vb) + 3))
         m.d.comb += total.eq(v - lam + self.z + self.bias)
         h = Signal(signed(vb))
         with m.If(total < cfg.low):
@@ -73,9 +80,9 @@ class LifUnit(wiring.Component):
             (theta << 2) + theta,
             (theta << 2) + (theta << 1),
             (theta << 3) - theta,
-        ]
+        ][: self.max_burst + 1]
         n = 0
-        for count in range(1, 8):
+        for count in range(1, self.max_burst + 1):
             n = n + ((count <= cfg.burst_max) & (h >= multiples[count]))
         m.d.comb += self.n.eq(Mux(cfg.spiking, n, 0))
 

@@ -42,9 +42,9 @@ and the host asks for the next; a deeper FIFO only lets a sample run further ahe
 If it is full and both of the engine's input buffers are too, EVENTS answers BUSY after
 `busy_cycles`: the host then reads RESULTS and sends the timestep again.
 
-COUNTERS. The engine clears its counters as soon as a sample has ended, so the controller copies
-them as a SAMPLE_END enters the FIFO; COUNTERS sends that copy while the engine's cycle counter
-is 0 (no sample has started since), else the running values: the last or the current sample.
+COUNTERS sends the engine's counters as they are: those of the sample under way, or between
+samples those of the last one (the engine clears them when the next sample's first timestep
+starts).
 
 RESET pulses `engine_reset` for one cycle (the top level wraps the engine in a ResetInserter) and
 empties the result FIFO. The engine keeps the Program: its memories and its global settings
@@ -166,7 +166,7 @@ class LinkController(wiring.Component):
             self.i_results.ready.eq(fifo.w_rdy),
         ]
 
-        # --- counters of the last finished sample (module docstring, COUNTERS) ------------------
+        # --- the engine's counters, as COUNTERS sends them (module docstring) ---------------------
         running = Cat(
             self.cycles,
             self.layer_cycles.as_value(),
@@ -174,16 +174,6 @@ class LinkController(wiring.Component):
             self.layer_synops.as_value(),
             self.layer_stalls.as_value(),
         )
-        finished = Signal(len(running))
-        sample_end = (
-            self.i_results.valid
-            & self.i_results.ready
-            & (self.i_results.payload.kind == layout.KIND_SAMPLE_END)
-        )
-        with m.If(self.engine_reset):
-            m.d.sync += finished.eq(0)
-        with m.Elif(sample_end):
-            m.d.sync += finished.eq(running)
 
         # --- reply buffer ------------------------------------------------------------------------
         m.submodules.reply = reply = Memory(shape=8, depth=self.max_payload, init=[])
@@ -191,10 +181,23 @@ class LinkController(wiring.Component):
         widx = Signal(range(self.max_payload + 1))  # bytes written so far: the reply's length
         m.d.comb += wp.addr.eq(widx)
 
-        # A wide register whose low byte is the next byte to copy into the buffer or to send.
-        stage_bits = 8 * max(len(self.info), counters_bytes, wb, eb, 5)
+        # A register whose low byte is the next byte to copy into the buffer or to send. The long
+        # replies (INFO, COUNTERS) are copied by byte index instead: a byte multiplexer costs far
+        # less logic than a shift register as wide as they are, on every bit of which each
+        # source of `stage` would add a multiplexer input.
+        stage_bits = 8 * max(wb, eb, 5)
         stage = Signal(stage_bits)
-        copy_left = Signal(range(stage_bits // 8 + 1))
+        copy_bytes = max(stage_bits // 8, len(self.info), counters_bytes)
+        copy_left = Signal(range(copy_bytes + 1))
+        copy_index = Signal(range(copy_bytes))
+        copy_from = Signal(2)  # COPY_STAGE, COPY_INFO or COPY_COUNTERS
+        COPY_STAGE, COPY_INFO, COPY_COUNTERS = range(3)
+        info_byte, counts_byte = Signal(8), Signal(8)
+        with m.Switch(copy_index):
+            for index, byte in enumerate(self.info):
+                with m.Case(index):
+                    m.d.comb += info_byte.eq(byte)
+        m.d.comb += counts_byte.eq(running.word_select(copy_index, 8))
 
         # --- sequence state and the reply being sent ---------------------------------------------
         executed = Signal()  # some frame has been carried out since reset
@@ -272,9 +275,12 @@ class LinkController(wiring.Component):
             ]
             m.next = "SEND_HEADER"
 
-        def copy(value, count: int, cmd=None):
-            """Copy the low `count` bytes of `value` into the buffer, after what is there."""
-            m.d.sync += [stage.eq(value), copy_left.eq(count)]
+        def copy(value, count: int, cmd=None, source=COPY_STAGE):
+            """Copy the low `count` bytes of `value` (or of `source`) into the buffer, after
+            what is there."""
+            if source == COPY_STAGE:
+                m.d.sync += stage.eq(value)
+            m.d.sync += [copy_left.eq(count), copy_index.eq(0), copy_from.eq(source)]
             if cmd is not None:
                 m.d.sync += rep_cmd.eq(cmd)
             m.next = "COPY"
@@ -390,8 +396,20 @@ class LinkController(wiring.Component):
 
             # --- building replies in the buffer ------------------------------------------------
             with m.State("COPY"):
-                m.d.comb += [wp.data.eq(stage[:8]), wp.en.eq(1)]
-                m.d.sync += [stage.eq(stage[8:]), widx.eq(widx + 1), copy_left.eq(copy_left - 1)]
+                with m.Switch(copy_from):
+                    with m.Case(COPY_INFO):
+                        m.d.comb += wp.data.eq(info_byte)
+                    with m.Case(COPY_COUNTERS):
+                        m.d.comb += wp.data.eq(counts_byte)
+                    with m.Default():
+                        m.d.comb += wp.data.eq(stage[:8])
+                m.d.comb += wp.en.eq(1)
+                m.d.sync += [
+                    stage.eq(stage[8:]),
+                    copy_index.eq(copy_index + 1),
+                    widx.eq(widx + 1),
+                    copy_left.eq(copy_left - 1),
+                ]
                 with m.If(copy_left == 1):
                     with m.If(hdr.command == Command.RESULTS):
                         m.next = "RESULTS"
@@ -402,11 +420,10 @@ class LinkController(wiring.Component):
                 finish()
 
             with m.State("INFO"):
-                copy(int.from_bytes(self.info, "little"), len(self.info), Command.INFO | REPLY)
+                copy(None, len(self.info), Command.INFO | REPLY, COPY_INFO)
 
             with m.State("COUNTERS"):
-                counts = Mux(self.cycles == 0, finished, running)
-                copy(counts, counters_bytes, Command.COUNTERS | REPLY)
+                copy(None, counters_bytes, Command.COUNTERS | REPLY, COPY_COUNTERS)
 
             with m.State("RESULTS"):
                 m.d.sync += rep_cmd.eq(Command.RESULTS | REPLY)

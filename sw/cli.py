@@ -265,10 +265,37 @@ def cmd_info(args):
         print(f"  float test accuracy: {checkpoint['history'][-1]['test_accuracy']:.4f}")
 
 
-def _simulated_board(program, lanes: int):
-    from sim.board_sim import simulated_board
+def _simulated_board(board: str, program, lanes: int, baud: int | None):
+    """`sim` (an engine sized for `program`) or `sim:BOARD` (that board's engine and clock),
+    the whole top level with its UART under Verilator, at `baud` (default 3 Mbaud)."""
+    from hw.uart import divisor_for
+    from sim.verilator_board import DEFAULT_BAUD, DEFAULT_CLOCK_HZ, VerilatorBoard
 
-    return simulated_board(program, lanes)
+    from .fit import check_fits, params_for_program
+
+    baud = baud or DEFAULT_BAUD
+    if board == "sim":
+        params, clock_hz = params_for_program(program, lanes), DEFAULT_CLOCK_HZ
+    else:
+        spec = _board_spec(board.removeprefix("sim:"))
+        params, clock_hz = spec.params, int(spec.pll(spec.clock_mhz * 1e6).f_out_hz)
+        ok, problems = check_fits(program, params)
+        if not ok:
+            raise InputError(f"the Program does not fit {spec.name}: " + "; ".join(problems))
+    try:
+        divisor = divisor_for(clock_hz, baud)
+    except ValueError as error:
+        raise InputError(f"--baud {baud}: {error}") from None
+    return VerilatorBoard(params, clock_hz=clock_hz, divisor=divisor)
+
+
+def _board_spec(name: str):
+    from boards import board_spec
+
+    try:
+        return board_spec(name)
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 def cmd_run(args):
@@ -278,15 +305,15 @@ def cmd_run(args):
 
     program = load_program(args.program)
     spikes = _load_spikes(args.input)
-    if args.board == "sim":
-        transport = _simulated_board(program, args.lanes)
+    if args.board == "sim" or args.board.startswith("sim:"):
+        transport = _simulated_board(args.board, program, args.lanes, args.baud)
         link = Link(transport, clock=transport.clock)
     elif args.board.startswith("serial:"):
         from .serial_transport import SerialTransport
 
-        link = Link(SerialTransport(args.board.removeprefix("serial:"), args.baud))
+        link = Link(SerialTransport(args.board.removeprefix("serial:"), args.baud or 115200))
     else:
-        raise InputError(f"--board {args.board!r} is not 'sim' or 'serial:PORT'")
+        raise InputError(f"--board {args.board!r} is not 'sim', 'sim:BOARD' or 'serial:PORT'")
     device = Device(link, timeout_s=args.timeout)
     device.load(program, readout_only=args.readout_only)
     try:
@@ -309,11 +336,49 @@ def cmd_bridge(args):
 
     from .program import load_program
 
-    transport = _simulated_board(load_program(args.program), args.lanes)
+    transport = _simulated_board(args.board, load_program(args.program), args.lanes, args.baud)
     with PtyBridge(transport) as bridge:
         print(f"simulated board on {bridge.port} (Ctrl-C to stop)", flush=True)
         while True:
             time.sleep(1)
+
+
+def cmd_build(args):
+    from boards.build import BuildError, build, format_report
+
+    from .program import load_program
+
+    spec = _board_spec(args.board)
+    program = load_program(args.program) if args.program else None
+    try:
+        report = build(
+            spec,
+            Path(args.out),
+            program=program,
+            program_name=args.program,
+            clock_mhz=args.clock_mhz,
+            baud=args.baud,
+            seed=args.seed,
+        )
+    except BuildError as error:
+        raise InputError(str(error)) from None
+    print(format_report(report))
+    print(f"report -> {Path(args.out) / 'report.json'}")
+    if not report["timing_met"]:
+        raise InputError(
+            f"timing fails: Fmax {report['fmax_mhz']:.1f} MHz is below the "
+            f"{report['clock_mhz']:.1f} MHz clock (try --clock-mhz or another --seed)"
+        )
+
+
+def cmd_flash(args):
+    from boards.flash import FlashError, flash
+
+    spec = _board_spec(args.board)
+    try:
+        flash(spec, Path(args.bitstream) if args.bitstream else None, Path(args.dir))
+    except FlashError as error:
+        raise InputError(str(error)) from None
 
 
 def cmd_demo(args):
@@ -392,10 +457,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a Program on a board (or the simulated board)")
     p.add_argument("program")
-    p.add_argument("--board", default="sim", help="sim, or serial:PORT for a real board")
+    p.add_argument(
+        "--board",
+        default="sim",
+        help="serial:PORT for a real board; sim for the simulated board (Verilator, UART "
+        "included) sized for the Program, or sim:BOARD for that board's engine and clock",
+    )
     p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
     p.add_argument("--out", required=True, help="result .npz")
-    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument(
+        "--baud", type=int, default=None, help="115200 for a serial port, 3000000 simulated"
+    )
     p.add_argument("--lanes", type=int, default=16, help="lanes of the simulated board")
     p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a reply")
     p.add_argument(
@@ -407,8 +479,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bridge", help="serve the simulated board on a pseudo-terminal")
     p.add_argument("program", help="Program the simulated board is sized for")
+    p.add_argument("--board", default="sim", help="sim, or sim:BOARD for that board's engine")
     p.add_argument("--lanes", type=int, default=16)
+    p.add_argument("--baud", type=int, default=None, help="the simulated UART's rate (3 Mbaud)")
     p.set_defaults(func=cmd_bridge)
+
+    p = sub.add_parser("build", help="build a board's bitstream (open tools) and report.json")
+    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
+    p.add_argument("--program", help="bake this Program into the memories (else load at run time)")
+    p.add_argument("--out", required=True, help="build folder")
+    p.add_argument("--clock-mhz", type=float, default=None, help="PLL clock (board default)")
+    p.add_argument("--baud", type=int, default=115200, help="the board's UART rate")
+    p.add_argument("--seed", type=int, default=1, help="place-and-route seed")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("flash", help="program a board with a built bitstream")
+    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
+    p.add_argument("--dir", default="build/board", help="build folder of `spikeloom build`")
+    p.add_argument("--bitstream", help="bitstream file (default: the one in --dir)")
+    p.set_defaults(func=cmd_flash)
 
     p = sub.add_parser("demo", help="train, compile and evaluate the default digits model")
     p.add_argument("--out", default="runs/demo")

@@ -1,0 +1,158 @@
+"""iCEBreaker: a Lattice iCE40 UP5K-SG48, a 12 MHz oscillator and an FTDI FT2232H UART.
+
+The UP5K has 5280 logic cells, 30 block RAMs (4 Kbit each, at most 16 bits wide) and four
+256 Kbit single-port SPRAMs (16 bits wide). The engine is sized to that:
+- 64 lanes of binary weights, one 64-bit word per cycle from the four SPRAMs side by side
+  (`SpramWeightMemory`); 16384 words hold 784-256-10 (3392 words) with room to spare. SPRAM
+  cannot be initialised by a bitstream, so Programs always load over the link here;
+- 4 LIF units sweeping a 64-lane group in 16 cycles, so that the membrane (4 x 16 bits) and
+  threshold/bias (4 x 32 bits) memories take 12 block RAMs instead of 192;
+- 16-bit membranes and 12-bit currents (784 binary inputs need 11), 3 layers of up to 256
+  neurons, bursts of up to 3.
+"""
+
+from amaranth import C, Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io, wiring
+from amaranth.lib.cdc import ResetSynchronizer
+
+from hw.params import EngineParams
+from hw.weights import WeightStoreSignature
+
+from .pll import ice40_pll
+from .spec import BoardSpec
+
+__all__ = ["SPEC", "ICEBreakerTop", "SpramWeightMemory"]
+
+CRYSTAL_HZ = 12e6
+
+PARAMS = EngineParams(
+    lanes=64,
+    max_layers=3,
+    max_inputs=1024,
+    max_neurons=256,
+    weight_words=16384,
+    max_v_bits=16,
+    max_weight_bits=1,
+    max_timesteps=64,
+    current_bits=12,
+    sweep_lanes=4,
+    max_burst=3,
+)
+
+
+class SpramWeightMemory(wiring.Component):
+    """The engine's weight store in `SB_SPRAM256KA`s: 16K words of 16 bits each, side by side
+    for a wider word. SPRAM has no initial contents, so nothing can be baked into it.
+
+    Yosys infers SPRAM only for memories without initial contents, which an Amaranth `Memory`
+    always has, so the primitives are instantiated here.
+    """
+
+    DEPTH, WIDTH = 16384, 16
+
+    def __init__(self, width: int, depth: int, init=()):
+        if depth > self.DEPTH:
+            raise ValueError(f"SPRAM holds {self.DEPTH} words, not {depth}")
+        if any(init):
+            raise ValueError("SPRAM cannot be initialised by the bitstream")
+        self.width, self.depth = width, depth
+        super().__init__(WeightStoreSignature(width, depth))
+
+    def elaborate(self, platform):
+        m = Module()
+        address = Cat(self.addr, C(0, 14 - len(self.addr)))
+        for index in range(-(-self.width // self.WIDTH)):
+            low = index * self.WIDTH
+            data_in, data_out = Signal(self.WIDTH), Signal(self.WIDTH)
+            width = min(self.WIDTH, self.width - low)
+            m.d.comb += [
+                data_in.eq(self.w_data[low : low + width]),
+                self.r_data[low : low + width].eq(data_out),
+            ]
+            m.submodules[f"spram{index}"] = Instance(
+                "SB_SPRAM256KA",
+                i_ADDRESS=address,
+                i_DATAIN=data_in,
+                i_MASKWREN=C(0b1111, 4),
+                i_WREN=self.w_en,
+                i_CHIPSELECT=1,
+                i_CLOCK=ClockSignal(),
+                i_STANDBY=0,
+                i_SLEEP=0,
+                i_POWEROFF=1,  # active low: powered
+                o_DATAOUT=data_out,
+            )
+        return m
+
+
+class ICEBreakerTop(Elaboratable):
+    """The board top level: the 12 MHz pin drives an `SB_PLL40_PAD` (pin 35 is the PLL's pad),
+    whose output clocks everything, held in reset until the PLL locks; the Board's UART on the
+    FTDI's second channel."""
+
+    def __init__(self, board, pll):
+        self.board, self.pll = board, pll
+
+    def elaborate(self, platform):
+        m = Module()
+        pll = self.pll
+        m.domains.sync = sync = ClockDomain()
+        clk12 = platform.request("clk12", dir="-")
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD",
+            p_FEEDBACK_PATH="SIMPLE",
+            p_PLLOUT_SELECT="GENCLK",
+            p_DIVR=Const(pll.divr, 4),
+            p_DIVF=Const(pll.divf, 7),
+            p_DIVQ=Const(pll.divq, 3),
+            p_FILTER_RANGE=Const(pll.filter_range, 3),
+            i_PACKAGEPIN=clk12.io,
+            i_RESETB=1,
+            i_BYPASS=0,
+            o_PLLOUTGLOBAL=sync.clk,
+            o_LOCK=locked,
+        )
+        platform.add_clock_constraint(sync.clk, pll.f_out_hz)
+        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.submodules.board = board = self.board
+        m.d.comb += [board.rx.eq(rx.i), tx.o.eq(board.tx)]
+        return m
+
+
+def _platform():
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    return ICEBreakerPlatform()
+
+
+def _pll(clock_hz):
+    return ice40_pll(CRYSTAL_HZ, clock_hz)
+
+
+def _top(board, pll):
+    return ICEBreakerTop(board, pll)
+
+
+SPEC = BoardSpec(
+    name="icebreaker",
+    title="iCEBreaker (iCE40 UP5K-SG48)",
+    device="iCE40UP5K",
+    family="ice40",
+    params=PARAMS,
+    clock_mhz=48.0,
+    crystal_hz=CRYSTAL_HZ,
+    luts_total=5280,
+    brams_total=30,
+    spram_total=4,
+    platform=_platform,
+    top=_top,
+    pll=_pll,
+    flash_tool="iceprog",
+    weight_memory=SpramWeightMemory,
+    bakes_weights=False,
+)

@@ -1,0 +1,122 @@
+"""ULX3S with a Lattice ECP5 LFE5U-85F: a 25 MHz oscillator and an FTDI FT231X UART.
+
+The 85F has 83,640 LUT4s and 208 block RAMs (18 Kbit, up to 36 bits wide), so the engine runs
+256 lanes of binary weights: one 256-bit weight word per cycle from block RAM (4096 words hold
+784-256-10 four times over), 16 LIF units sweeping a group in 16 cycles, 24-bit membranes,
+4 layers of up to 512 neurons.
+"""
+
+from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
+from amaranth.lib.cdc import ResetSynchronizer
+
+from hw.params import EngineParams
+
+from .pll import ecp5_pll
+from .spec import BoardSpec
+
+__all__ = ["SPEC", "ULX3STop"]
+
+CRYSTAL_HZ = 25e6
+
+PARAMS = EngineParams(
+    lanes=256,
+    max_layers=4,
+    max_inputs=1024,
+    max_neurons=512,
+    weight_words=4096,
+    max_v_bits=24,
+    max_weight_bits=1,
+    max_timesteps=64,
+    current_bits=12,
+    sweep_lanes=16,
+)
+
+
+class ULX3STop(Elaboratable):
+    """The board top level: the 25 MHz pin drives an `EHXPLLL`, whose CLKOP clocks everything,
+    held in reset until the PLL locks; the Board's UART on the FTDI."""
+
+    def __init__(self, board, pll):
+        self.board, self.pll = board, pll
+
+    def elaborate(self, platform):
+        m = Module()
+        pll = self.pll
+        m.domains.sync = sync = ClockDomain()
+        m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", dir="-"))
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            p_PLLRST_ENA="DISABLED",
+            p_INTFB_WAKE="DISABLED",
+            p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED",
+            p_OUTDIVIDER_MUXA="DIVA",
+            p_OUTDIVIDER_MUXB="DIVB",
+            p_OUTDIVIDER_MUXC="DIVC",
+            p_OUTDIVIDER_MUXD="DIVD",
+            p_CLKI_DIV=pll.clki_div,
+            p_CLKOP_ENABLE="ENABLED",
+            p_CLKOP_DIV=pll.clkop_div,
+            p_CLKOP_CPHASE=pll.clkop_cphase,
+            p_CLKOP_FPHASE=0,
+            p_FEEDBK_PATH="CLKOP",
+            p_CLKFB_DIV=pll.clkfb_div,
+            i_RST=0,
+            i_STDBY=0,
+            i_CLKI=clk25.i,
+            o_CLKOP=sync.clk,
+            i_CLKFB=sync.clk,
+            i_PHASESEL0=0,
+            i_PHASESEL1=0,
+            i_PHASEDIR=1,
+            i_PHASESTEP=1,
+            i_PHASELOADREG=1,
+            i_PLLWAKESYNC=0,
+            i_ENCLKOP=0,
+            o_LOCK=locked,
+            a_FREQUENCY_PIN_CLKI=f"{pll.f_in_hz / 1e6:g}",
+            a_FREQUENCY_PIN_CLKOP=f"{pll.f_out_hz / 1e6:g}",
+        )
+        platform.add_clock_constraint(sync.clk, pll.f_out_hz)
+        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.submodules.board = board = self.board
+        m.d.comb += [board.rx.eq(rx.i), tx.o.eq(board.tx)]
+        return m
+
+
+def _platform():
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+    return ULX3S_85F_Platform()
+
+
+def _pll(clock_hz):
+    return ecp5_pll(CRYSTAL_HZ, clock_hz)
+
+
+def _top(board, pll):
+    return ULX3STop(board, pll)
+
+
+SPEC = BoardSpec(
+    name="ulx3s-85f",
+    title="ULX3S (ECP5 LFE5U-85F)",
+    device="LFE5U-85F",
+    family="ecp5",
+    params=PARAMS,
+    clock_mhz=100.0,
+    crystal_hz=CRYSTAL_HZ,
+    luts_total=83640,
+    brams_total=208,
+    spram_total=0,
+    platform=_platform,
+    top=_top,
+    pll=_pll,
+    flash_tool="openFPGALoader",
+)

