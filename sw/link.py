@@ -42,6 +42,8 @@ __all__ = [
 
 #: Longest frame on the wire.
 MAX_FRAME = HEADER_BYTES + MAX_PAYLOAD + CRC_BYTES
+#: The board's reply to a header whose length field exceeds MAX_PAYLOAD.
+_FRAMING_BAD_LENGTH = bytes((ErrorCode.BAD_LENGTH,)) + MAX_PAYLOAD.to_bytes(2, "little")
 #: EVENTS payload formats (the payload's first byte).
 EVENTS_ADDRESSES, EVENTS_BITMAP = 0, 1
 
@@ -339,7 +341,11 @@ class Link:
                         self.stale_replies += 1
                     elif event.command == command | REPLY:
                         return event.payload
-                    elif event.payload[:1] == bytes((ErrorCode.BAD_CRC,)):
+                    elif event.payload[:1] == bytes((ErrorCode.BAD_CRC,)) or (
+                        event.payload == _FRAMING_BAD_LENGTH
+                    ):
+                        # A bad CRC, or a length over the board's maximum, which this host never
+                        # sends: the line garbled our frame.
                         problem = "the board received our frame garbled"
                     else:
                         raise BoardError.from_payload(event.payload, command=command, seq=seq)

@@ -341,6 +341,16 @@ def test_error_reply_raises_board_error():
     assert error.value.code == ErrorCode.CAPACITY and link.retries == 0
 
 
+def test_an_overlong_length_reported_by_the_board_is_resent_then_given_up():
+    """The host never sends more than MAX_PAYLOAD, so the board seeing that means the line
+    garbled the length field: resend, like a bad CRC."""
+    link, board = make_link()
+    board.error = bytes((ErrorCode.BAD_LENGTH,)) + MAX_PAYLOAD.to_bytes(2, "little")
+    with pytest.raises(LinkTimeout):
+        link.request(Command.RESET, retries=2)
+    assert link.retries == 2
+
+
 @pytest.mark.parametrize(
     "payload, message",
     [
