@@ -81,14 +81,19 @@ def tool_environment(family: str) -> dict[str, str]:
 
 
 def _count_cells(yosys_log: str, prefixes: tuple[str, ...]) -> int:
-    """Sum of the cell counts of types starting with one of `prefixes` in the last `stat`."""
-    block = yosys_log[yosys_log.rfind("Number of cells") :]
+    """Sum of the cell counts of types starting with one of `prefixes` in the last `stat`
+    (Yosys writes "Number of cells: N" then "TYPE N" before 0.50, "N cells" then "N TYPE" since)."""
+    starts = [m.end() for m in re.finditer(r"Number of cells:.*|^\s+\d+ cells$", yosys_log, re.M)]
+    block = yosys_log[starts[-1] :] if starts else ""
     total = 0
-    for match in re.finditer(
-        r"^\s+(\d+)\s+(?:[\d.]+\s+)?\$?(\S+)\s*$|^\s+(\S+)\s+(\d+)\s*$", block, re.M
-    ):
-        count, name = (match[1], match[2]) if match[1] else (match[4], match[3])
-        if name.startswith(prefixes):
+    for line in block.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) != 2:
+            if total:
+                break  # past the cell list
+            continue
+        count, name = (parts[0], parts[1]) if parts[0].isdigit() else (parts[1], parts[0])
+        if count.isdigit() and name.lstrip("$").startswith(prefixes):
             total += int(count)
     return total
 
@@ -170,7 +175,9 @@ def build(
         )
     images = program_images(program, spec.params) if program is not None else None
     extra = {"weight_memory": spec.weight_memory} if spec.weight_memory else {}
-    board = Board(spec.params, int(clock_hz), divisor, images=images, **extra)
+    board = Board(
+        spec.params, int(clock_hz), divisor, images=images, fifo_depth=spec.fifo_depth, **extra
+    )
     top = spec.top(board, pll)
     platform = spec.platform()
     env = {**os.environ, **tool_environment(spec.family)}

@@ -1,14 +1,16 @@
 """iCEBreaker: a Lattice iCE40 UP5K-SG48, a 12 MHz oscillator and an FTDI FT2232H UART.
 
 The UP5K has 5280 logic cells, 30 block RAMs (4 Kbit each, at most 16 bits wide) and four
-256 Kbit single-port SPRAMs (16 bits wide). The engine is sized to that:
-- 64 lanes of binary weights, one 64-bit word per cycle from the four SPRAMs side by side
-  (`SpramWeightMemory`); 16384 words hold 784-256-10 (3392 words) with room to spare. SPRAM
-  cannot be initialised by a bitstream, so Programs always load over the link here;
-- 4 LIF units sweeping a 64-lane group in 16 cycles, so that the membrane (4 x 16 bits) and
-  threshold/bias (4 x 32 bits) memories take 12 block RAMs instead of 192;
-- 16-bit membranes and 12-bit currents (784 binary inputs need 11), 3 layers of up to 256
-  neurons, bursts of up to 3.
+256 Kbit single-port SPRAMs (16 bits wide). Logic cells, not memory bandwidth, bound the engine
+here: the link, the per-layer counters and one LIF/LIFB unit take about 3,500 of them whatever
+the lane count, and 32 lanes did not fit (6,410 cells with three layers and two units). So:
+- 16 lanes of binary weights, one 16-bit word per cycle from one SPRAM (`SpramWeightMemory`);
+  its 16,384 words hold 784-256-10 (12,800 words). SPRAM cannot be initialised by a bitstream,
+  so Programs always load over the link here;
+- one LIF/LIFB unit sweeping a 16-lane group in 16 cycles, so that the membrane (16 bits) and
+  threshold/bias (32 bits) memories are one neuron wide;
+- 16-bit membranes and 12-bit currents (784 binary inputs need 11), 2 layers of up to 256
+  neurons, bursts of up to 2, 256 buffered output events.
 """
 
 from amaranth import C, Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
@@ -26,8 +28,8 @@ __all__ = ["SPEC", "ICEBreakerTop", "SpramWeightMemory"]
 CRYSTAL_HZ = 12e6
 
 PARAMS = EngineParams(
-    lanes=64,
-    max_layers=3,
+    lanes=16,
+    max_layers=2,
     max_inputs=1024,
     max_neurons=256,
     weight_words=16384,
@@ -35,8 +37,8 @@ PARAMS = EngineParams(
     max_weight_bits=1,
     max_timesteps=64,
     current_bits=12,
-    sweep_lanes=4,
-    max_burst=3,
+    sweep_lanes=1,
+    max_burst=2,
 )
 
 
@@ -155,4 +157,5 @@ SPEC = BoardSpec(
     flash_tool="iceprog",
     weight_memory=SpramWeightMemory,
     bakes_weights=False,
+    fifo_depth=256,
 )

@@ -37,3 +37,5 @@ class BoardSpec:
     weight_memory: Callable | None = None
     #: Whether a bitstream can carry a Program's weights (SPRAM starts empty).
     bakes_weights: bool = True
+    #: Output events the board buffers for the host (`hw.link.LinkController`).
+    fifo_depth: int = 512

@@ -21,6 +21,22 @@ YOSYS_STAT = """
 """
 
 
+YOSYS_064_STAT = """
+      311 cells
+        1   SB_PLL40_PAD
+      290   SB_RAM40_4K
+    16345 submodules
+     3469   SB_CARRY
+      403   SB_DFF
+      246   SB_DFFE
+     8794   SB_LUT4
+"""
+
+
+def test_flip_flops_from_either_stat_format():
+    assert parse_reports("ice40", nextpnr_report("ice40"), YOSYS_064_STAT)["ffs"] == 649
+
+
 def nextpnr_report(family):
     names = {
         "ice40": {"ICESTORM_LC": 3000, "ICESTORM_RAM": 12, "ICESTORM_SPRAM": 4},
@@ -91,7 +107,7 @@ def test_board_tops_elaborate(name, tmp_path):
     text = plan.files["top.il"]
     assert ("SB_PLL40_PAD" if spec.family == "ice40" else "EHXPLLL") in text
     if spec.family == "ice40":
-        assert text.count("cell \\SB_SPRAM256KA") == 4
+        assert text.count("cell \\SB_SPRAM256KA") == -(-spec.params.lanes // 16)
 
 
 def test_spram_cannot_be_baked(tmp_path):
