@@ -1,9 +1,10 @@
 """ULX3S with a Lattice ECP5 LFE5U-85F: a 25 MHz oscillator and an FTDI FT231X UART.
 
-The 85F has 83,640 LUT4s and 208 block RAMs (18 Kbit, up to 36 bits wide), so the engine runs
-256 lanes of binary weights: one 256-bit weight word per cycle from block RAM (4096 words hold
-784-256-10 four times over), 16 LIF units sweeping a group in 16 cycles, 24-bit membranes,
-4 layers of up to 512 neurons.
+The 85F has 83,640 LUT4s and 208 block RAMs (18 Kbit, up to 36 bits wide). The engine runs 128
+lanes of binary weights, one 128-bit word per cycle from block RAM (4096 words hold 784-256-10,
+1,824 words, twice over), 8 LIF units sweeping a group in 16 cycles, 24-bit membranes, 4 layers
+of up to 512 neurons. 256 lanes would fit the FPGA (128 take 21% of its LUTs), but YoWASP's
+Yosys, a 32-bit WebAssembly program, runs out of memory synthesising them.
 """
 
 from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
@@ -20,7 +21,7 @@ __all__ = ["SPEC", "ULX3STop"]
 CRYSTAL_HZ = 25e6
 
 PARAMS = EngineParams(
-    lanes=256,
+    lanes=128,
     max_layers=4,
     max_inputs=1024,
     max_neurons=512,
@@ -29,7 +30,7 @@ PARAMS = EngineParams(
     max_weight_bits=1,
     max_timesteps=64,
     current_bits=12,
-    sweep_lanes=16,
+    sweep_lanes=8,
 )
 
 

@@ -25,7 +25,7 @@ timestep 0's input is complete, and per layer its cycles, input events, synaptic
 (events x neurons) and cycles its spikes waited on `o_events`.
 """
 
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -285,6 +285,38 @@ class Engine(wiring.Component):
             ]
             lif_units.append(unit)
 
+        # The units are a pipeline: a slot entering them (`entering`) comes out LATENCY cycles
+        # later, when its membranes are written back and its spike counts handed to the
+        # emitter. Where it goes travels alongside. A new group's first slot, and the end of a
+        # layer, wait until nothing is in flight.
+        latency = LifUnit.LATENCY
+        entering = Signal()
+        in_flight = Signal(latency)
+        m.d.sync += in_flight.eq(Cat(entering, in_flight[:-1]))
+        # The units' lanes that hold neurons: `slot_left` > their index in the slot.
+        slot_left = Signal(signed(max(len(remaining), lanes.bit_length()) + 2))
+        m.d.comb += slot_left.eq(remaining - slot_lane)
+        flight_addr = [Signal.like(sweep_addr, name=f"flight_addr{i}") for i in range(latency)]
+        flight_slot = [Signal.like(slot, name=f"flight_slot{i}") for i in range(latency)]
+        flight_lanes = [Signal(units, name=f"flight_lanes{i}") for i in range(latency)]
+        m.d.sync += [
+            flight_addr[0].eq(group_neurons + slot),
+            flight_slot[0].eq(slot),
+            flight_lanes[0].eq(Cat(slot_left > s for s in range(units))),
+        ]
+        for i in range(1, latency):
+            m.d.sync += [
+                flight_addr[i].eq(flight_addr[i - 1]),
+                flight_slot[i].eq(flight_slot[i - 1]),
+                flight_lanes[i].eq(flight_lanes[i - 1]),
+            ]
+        landing = in_flight[-1]
+        m.d.comb += [
+            membrane_wr.addr.eq(flight_addr[-1]),
+            membrane_wr.data.eq(new_v),
+            membrane_wr.en.eq(landing),
+        ]
+
         # --- emitter: one spike per cycle, lowest lane first, while the next group runs -------
         spikes = Signal(data.ArrayLayout(3, lanes))  # per lane, spikes still to send
         emit_first = Signal.like(group_first)
@@ -319,6 +351,15 @@ class Engine(wiring.Component):
                     with m.Case(k):
                         m.d.sync += spikes[k].eq(spikes[k] - 1)
             m.d.sync += emit_ptr.eq(emit_ptr + 1)
+        # A slot leaving the units fills lanes the emitter has not reached (it sends the lowest
+        # pending lane first, and slots land in increasing order).
+        with m.If(landing):
+            with m.Switch(flight_slot[-1]):
+                for j in range(slots):
+                    with m.Case(j):
+                        for s, unit in enumerate(lif_units):
+                            count = Mux(flight_lanes[-1][s], unit.n, 0)
+                            m.d.sync += spikes[j * units + s].eq(count)
         for i, wr in enumerate(spike_wr):
             # Layer l writes spike buffer l % 2; the last layer's spikes go out only.
             m.d.comb += [
@@ -435,22 +476,8 @@ class Engine(wiring.Component):
                 # later slots fill lanes it has not reached.
                 count_layer(self.layer_cycles, 1)
                 m.d.comb += sweeping.eq(1)
-                with m.If((slot != 0) | ~emitting):
-                    m.d.comb += [
-                        next_slot.eq(slot + 1),
-                        membrane_wr.addr.eq(group_neurons + slot),
-                        membrane_wr.data.eq(new_v),
-                        membrane_wr.en.eq(1),
-                    ]
-                    # The units' lanes that hold neurons: `slot_left` > their index in the slot.
-                    slot_left = Signal(signed(max(len(remaining), lanes.bit_length()) + 2))
-                    m.d.comb += slot_left.eq(remaining - slot_lane)
-                    with m.Switch(slot):
-                        for j in range(slots):
-                            with m.Case(j):
-                                for s, unit in enumerate(lif_units):
-                                    valid = slot_left > s
-                                    m.d.sync += spikes[j * units + s].eq(Mux(valid, unit.n, 0))
+                with m.If((slot != 0) | (~emitting & ~in_flight.any())):
+                    m.d.comb += [next_slot.eq(slot + 1), entering.eq(1)]
                     with m.If(slot == 0):
                         m.d.sync += emit_first.eq(group_first)
                     with m.If(slot != slots - 1):
@@ -471,7 +498,7 @@ class Engine(wiring.Component):
 
             with m.State("LAYER_END"):
                 count_layer(self.layer_cycles, 1)
-                with m.If(~emitting):
+                with m.If(~emitting & ~in_flight.any()):
                     with m.If(layer == 0):
                         m.d.comb += release.bit_select(step_buf, 1).eq(1)
                     with m.If(last_layer):

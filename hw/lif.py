@@ -1,6 +1,10 @@
 """LIF/LIFB/readout state units: one neuron's membrane update, DESIGN.md section 2.
 
-Combinational: the sweep registers inputs and outputs around `lanes` of these.
+A unit is a pipeline of `LifUnit.LATENCY` register stages (leak and current; sum; saturation;
+burst count), one carry chain or so each, so that an FPGA clock is set by one adder, not by the
+whole update: inputs presented in cycle c give `v_next` and `n` in cycle c + LATENCY. A new
+neuron may enter every cycle. `config` is read at several stages, so it must stay still while
+neurons are in flight (the engine changes it only between layers).
 """
 
 from amaranth import Array, Module, Mux, Signal, signed, unsigned
@@ -49,29 +53,34 @@ class LifUnit(wiring.Component):
             }
         )
 
+    #: Cycles from inputs to outputs.
+    LATENCY = 4
+
     def elaborate(self, platform):
         m = Module()
-        cfg, v, vb = self.config, self.v, self.v_bits
+        cfg, vb, mb = self.config, self.v_bits, self.max_burst
+        z_bits = max(len(self.z), vb) + 1
 
-        # For k >= v_bits, |v| < 2^(k-1) makes lam 0, so the shifter only needs k < v_bits.
+        # Stage 1: the leak and the current. For k >= v_bits, |v| < 2^(k-1) makes lam 0, so
+        # the shifter only needs k < v_bits.
+        v = self.v
         short = cfg.leak_shift < vb
         k = cfg.leak_shift[: max(vb - 1, 1).bit_length()]
         rounding = Array([0] + [1 << (j - 1) for j in range(1, vb)])[k]
-        lam = Signal(signed(vb + 1))
-        m.d.comb += lam.eq(Mux(cfg.leak & short, (v + rounding) >> k, 0))
-        # v - lam spans 2^vb either way, z and bias add less than that again: 3 bits of room.
-        total = Signal(signed(max(len(self.z), vb) + 3))
-        m.d.comb += total.eq(v - lam + self.z + self.bias)
-        h = Signal(signed(vb))
-        with m.If(total < cfg.low):
-            m.d.comb += h.eq(cfg.low)
-        with m.Elif(total > cfg.high):
-            m.d.comb += h.eq(cfg.high)
-        with m.Else():
-            m.d.comb += h.eq(total)
+        v1, lam1 = Signal(signed(vb)), Signal(signed(vb + 1))
+        zb1, theta1 = Signal(signed(z_bits)), Signal(unsigned(vb))
+        m.d.sync += [
+            v1.eq(v),
+            lam1.eq(Mux(cfg.leak & short, (v + rounding) >> k, 0)),
+            zb1.eq(self.z + self.bias),
+            theta1.eq(self.theta),
+        ]
 
-        theta = self.theta
-        multiples = [
+        # Stage 2: the sum, and the multiples of theta the bursts compare against (shifts and
+        # adds, no multiplier). v - lam spans 2^vb either way, z + bias less than that again.
+        total2 = Signal(signed(z_bits + 2))
+        theta = theta1
+        products = [
             0,
             theta,
             theta << 1,
@@ -80,17 +89,40 @@ class LifUnit(wiring.Component):
             (theta << 2) + theta,
             (theta << 2) + (theta << 1),
             (theta << 3) - theta,
-        ][: self.max_burst + 1]
-        n = 0
-        for count in range(1, self.max_burst + 1):
-            n = n + ((count <= cfg.burst_max) & (h >= multiples[count]))
-        m.d.comb += self.n.eq(Mux(cfg.spiking, n, 0))
+        ][: mb + 1]
+        multiples2 = [Signal(unsigned(vb + 3), name=f"multiple2_{i}") for i in range(mb + 1)]
+        m.d.sync += total2.eq(v1 - lam1 + zb1)
+        m.d.sync += [reg.eq(value) for reg, value in zip(multiples2, products, strict=True)]
 
+        # Stage 3: saturation.
+        h3 = Signal(signed(vb))
+        multiples3 = [Signal.like(reg, name=f"multiple3_{i}") for i, reg in enumerate(multiples2)]
+        with m.If(total2 < cfg.low):
+            m.d.sync += h3.eq(cfg.low)
+        with m.Elif(total2 > cfg.high):
+            m.d.sync += h3.eq(cfg.high)
+        with m.Else():
+            m.d.sync += h3.eq(total2)
+        m.d.sync += [b.eq(a) for a, b in zip(multiples2, multiples3, strict=True)]
+
+        # Stage 4: the burst count n = #{m <= M : h >= m * theta}, and the amount a subtract
+        # reset takes away.
+        h4, n4 = Signal(signed(vb)), Signal(3)
+        taken4 = Signal(unsigned(vb + 3))
+        n = 0
+        for count in range(1, mb + 1):
+            n = n + ((count <= cfg.burst_max) & (h3 >= multiples3[count]))
+        count3 = Signal(3)
+        m.d.comb += count3.eq(Mux(cfg.spiking, n, 0))
+        m.d.sync += [h4.eq(h3), n4.eq(count3), taken4.eq(Array(multiples3)[count3])]
+
+        # Outputs: the reset.
+        m.d.comb += self.n.eq(n4)
         with m.If(~cfg.spiking):
-            m.d.comb += self.v_next.eq(h)
+            m.d.comb += self.v_next.eq(h4)
         with m.Elif(cfg.subtract):
             # n * theta <= h, so h - n * theta stays within 0..h: no saturation needed.
-            m.d.comb += self.v_next.eq(h - Array(multiples)[self.n])
+            m.d.comb += self.v_next.eq(h4 - taken4)
         with m.Else():
-            m.d.comb += self.v_next.eq(Mux(self.n != 0, 0, h))
+            m.d.comb += self.v_next.eq(Mux(n4 != 0, 0, h4))
         return m

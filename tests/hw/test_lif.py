@@ -54,8 +54,51 @@ def test_unit_matches_reference(v_bits):
             for key in ("v", "z", "theta", "bias"):
                 ctx.set(getattr(dut, key), c[key])
             expected = reference(v_bits=v_bits, **c)
+            await ctx.tick().repeat(LifUnit.LATENCY)
             assert (ctx.get(dut.v_next), ctx.get(dut.n)) == expected, c
 
     sim = Simulator(dut)
+    sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_a_new_neuron_every_cycle():
+    """The pipeline takes a neuron per cycle: results come out in order, LATENCY cycles later."""
+    vmax, cb, v_bits = 16, 12, 12
+    rng = np.random.default_rng(3)
+    dut = LifUnit(vmax, cb, max_burst=3)
+    low, high = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+    cases = [
+        dict(
+            v=int(rng.integers(low, high + 1)),
+            z=int(rng.integers(-(1 << (cb - 1)), 1 << (cb - 1))),
+            theta=int(rng.integers(1, 300)),
+            bias=int(rng.integers(-50, 50)),
+        )
+        for _ in range(60)
+    ]
+    settings = dict(leak_shift=2, reset="subtract", spiking=True, burst_max=3)
+    seen = []
+
+    async def bench(ctx):
+        cfg = dut.config
+        for name, value in (("spiking", 1), ("burst_max", 3), ("leak", 1), ("leak_shift", 2)):
+            ctx.set(getattr(cfg, name), value)
+        ctx.set(cfg.subtract, 1)
+        ctx.set(cfg.low, low)
+        ctx.set(cfg.high, high)
+        for index in range(len(cases) + LifUnit.LATENCY):
+            if index < len(cases):
+                for key, value in cases[index].items():
+                    ctx.set(getattr(dut, key), value)
+            await ctx.tick()
+            if index + 1 >= LifUnit.LATENCY:
+                seen.append((ctx.get(dut.v_next), ctx.get(dut.n)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    expected = [reference(v_bits=v_bits, **case, **settings) for case in cases]
+    assert seen[: len(cases)] == expected
