@@ -2,9 +2,10 @@
 
 Per sample, for t in 0..T-1 the engine runs every layer in order. A layer is processed one group
 of `lanes` neurons at a time: the timestep's input events are replayed from an event buffer (one
-weight word per cycle, added in every lane), then a sweep updates the group's membranes in one
-cycle and hands its spike counts to the emitter, which sends each spike, one per cycle, to the
-next layer's event buffer and to the output stream while the next group accumulates.
+weight word per cycle, added in every lane), then a sweep updates the group's membranes,
+`sweep_lanes` neurons per cycle through pipelined LIF units, and hands its spike counts to the
+emitter, which sends each spike, one per cycle, to the next layer's event buffer and to the
+output stream while the next group accumulates.
 
 Four event buffers keep every unit busy: two take the host's input events (the receiver fills
 timestep t+1 while the layers compute t), and two alternate between layers (a layer reads one
@@ -15,13 +16,13 @@ Streams:
 - `o_events`: spikes of every spiking layer (one event per spike, so a burst of c is c events),
   timestep ends, readout values and sample ends, `hw.layout.output_fields`.
 - `i_config`: writes into the weight, threshold/bias and layer-configuration memories and the
-  global settings, `hw.layout.write_fields`; the host writes only between samples.
+  global settings, `hw.layout.write_fields`; taken only between timesteps.
 - `i_read` / `o_read`: read-back of the same words (`hw.layout.read_fields` in, a word out), so
   the host can verify a loaded Program. Served between samples only, through the memories'
   existing read ports (a single-port RAM, such as the iCE40's SPRAM, needs no second port).
 
-Counters (reset when a sample starts, final when its SAMPLE_END leaves): cycles from the moment
-timestep 0's input is complete, and per layer its cycles, input events, synaptic operations
+Counters (reset when a sample's first timestep starts, final when its SAMPLE_END leaves, and
+held until the next sample starts): cycles from the moment timestep 0's input is complete, and per layer its cycles, input events, synaptic operations
 (events x neurons) and cycles its spikes waited on `o_events`.
 """
 
