@@ -22,8 +22,9 @@ Streams:
   existing read ports (a single-port RAM, such as the iCE40's SPRAM, needs no second port).
 
 Counters (reset when a sample's first timestep starts, final when its SAMPLE_END leaves, and
-held until the next sample starts): cycles from the moment timestep 0's input is complete, and per layer its cycles, input events, synaptic operations
-(events x neurons) and cycles its spikes waited on `o_events`.
+held until the next sample starts): cycles from the moment timestep 0's input is complete, and
+per layer its cycles, input events, synaptic operations (events x neurons) and cycles its spikes
+waited on `o_events`.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed
@@ -214,9 +215,13 @@ class Engine(wiring.Component):
         group_weights = Signal(len(current.weight_base) + 1)  # weight address of input 0
         group_neurons = Signal(len(current.neuron_base) + 1)
         # Neurons from this group's lane 0 to the end of the layer (more than `lanes` but in the
-        # last group): lanes beyond it hold no neuron. One subtraction serves every lane.
+        # last group): lanes beyond it hold no neuron. Registers, counted down a group at a time,
+        # so that no subtraction sits in front of the paths that use them.
         remaining = Signal(signed(p.address_bits + 2))
-        m.d.comb += remaining.eq(current.n_out - group_first)
+        valid_lanes = Signal(range(lanes + 1))  # min(remaining, lanes): synaptic operations
+
+        def set_remaining(value):
+            m.d.sync += [remaining.eq(value), valid_lanes.eq(Mux(value >= lanes, lanes, value))]
 
         # --- accumulate: event buffer -> weight memory -> lanes, one event per cycle -----------
         m.submodules.lanes = acc = AccumulateLanes(lanes, p.max_weight_bits, p.current_bits)
@@ -371,6 +376,8 @@ class Engine(wiring.Component):
 
         # Readout values: the membrane word of a group, one lane per cycle.
         dump_lane = Signal(range(units + 1))
+        dump_index = Signal(p.address_bits)  # the neuron being sent
+        dump_left = Signal(p.address_bits)  # neurons left to send after it
         dump_word = Signal(units * vmax)
         dump_value = Signal(signed(vmax))
         with m.Switch(dump_lane):
@@ -391,8 +398,6 @@ class Engine(wiring.Component):
                     with m.Case(index):
                         m.d.sync += counter[index].eq(counter[index] + amount)
 
-        valid_lanes = Signal(range(lanes + 1))
-        m.d.comb += valid_lanes.eq(Mux(remaining >= lanes, lanes, remaining))
         with m.If(emitting & report & ~out.ready):
             count_layer(self.layer_stalls, 1)
 
@@ -454,6 +459,7 @@ class Engine(wiring.Component):
                                 neuron_cfg.low.eq(-(1 << (bits - 1))),
                                 neuron_cfg.high.eq((1 << (bits - 1)) - 1),
                             ]
+                set_remaining(cfg_now.n_out)
                 count_layer(self.layer_events, n_events)
                 count_layer(self.layer_cycles, 1)
                 start_group()
@@ -495,6 +501,7 @@ class Engine(wiring.Component):
                             group_weights.eq(group_weights + current.n_in),
                             group_neurons.eq(group_neurons + slots),
                         ]
+                        set_remaining(remaining - lanes)
                         start_group()
 
             with m.State("LAYER_END"):
@@ -523,9 +530,9 @@ class Engine(wiring.Component):
                         m.next = "SAMPLE_END"
                     with m.Else():
                         m.d.sync += [
-                            group.eq(0),
-                            group_first.eq(0),
                             group_neurons.eq(current.neuron_base),
+                            dump_index.eq(0),
+                            dump_left.eq(current.n_out - 1),
                         ]
                         m.next = "DUMP_READ"
 
@@ -543,19 +550,20 @@ class Engine(wiring.Component):
                     out.valid.eq(1),
                     out.payload.kind.eq(layout.KIND_READOUT),
                     out.payload.layer.eq(layer),
-                    out.payload.addr.eq(group_first + dump_lane),
+                    out.payload.addr.eq(dump_index),
                     out.payload.value.eq(dump_value),
                 ]
                 with m.If(out.ready):
-                    m.d.sync += dump_lane.eq(dump_lane + 1)
-                    with m.If(group_first + dump_lane + 1 == current.n_out):
+                    m.d.sync += [
+                        dump_lane.eq(dump_lane + 1),
+                        dump_index.eq(dump_index + 1),
+                        dump_left.eq(dump_left - 1),
+                    ]
+                    with m.If(dump_left == 0):
                         m.next = "SAMPLE_END"
                     with m.Elif(dump_lane == units - 1):
                         # Words hold consecutive neurons, so the next word is the next `units`.
-                        m.d.sync += [
-                            group_first.eq(group_first + units),
-                            group_neurons.eq(group_neurons + 1),
-                        ]
+                        m.d.sync += group_neurons.eq(group_neurons + 1)
                         m.next = "DUMP_READ"
 
             with m.State("SAMPLE_END"):
