@@ -15,6 +15,7 @@ moves a byte per cycle rather than one per `10 * divisor` cycles, with the same 
 from amaranth import Module
 from amaranth.hdl import ResetInserter
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .engine import Engine
@@ -93,7 +94,20 @@ class Board(wiring.Component):
             connect(m, flipped(self.i_bytes), deframer.i_bytes)
             connect(m, enframer.o_bytes, flipped(self.o_bytes))
 
-        connect(m, deframer.o_frame, controller.i_frame)
+        # Two frame beats of buffering between the Deframer and the command processor: a
+        # registered stage in both directions, so that the Deframer's state, the processor's
+        # decoding and the engine's input handshake are not one combinational path.
+        m.submodules.frames = frames = SyncFIFOBuffered(
+            width=len(deframer.o_frame.payload.as_value()), depth=2
+        )
+        m.d.comb += [
+            frames.w_data.eq(deframer.o_frame.payload.as_value()),
+            frames.w_en.eq(deframer.o_frame.valid),
+            deframer.o_frame.ready.eq(frames.w_rdy),
+            controller.i_frame.payload.eq(frames.r_data),
+            controller.i_frame.valid.eq(frames.r_rdy),
+            frames.r_en.eq(controller.i_frame.ready),
+        ]
         connect(m, deframer.o_error, controller.i_error)
         connect(m, controller.o_header, enframer.i_header)
         connect(m, controller.o_payload, enframer.i_payload)

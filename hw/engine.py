@@ -332,10 +332,17 @@ class Engine(wiring.Component):
             m.d.comb += pending[k].eq(spikes[k] != 0)
         emitting = Signal()
         m.d.comb += emitting.eq(pending.any())
+        # The lowest pending lane, one-hot (x & -x: a carry chain rather than a priority chain),
+        # and its number.
+        lowest = Signal(lanes)
+        m.d.comb += lowest.eq(pending & (~pending + 1))
         chosen = Signal(range(max(lanes, 2)))
-        for k in reversed(range(lanes)):
-            with m.If(pending[k]):
-                m.d.comb += chosen.eq(k)
+        m.d.comb += chosen.eq(
+            Cat(
+                Cat(lowest[k] for k in range(lanes) if k >> bit & 1).any()
+                for bit in range(len(chosen))
+            )
+        )
         out = self.o_events
         spike_addr = Signal(p.address_bits)
         m.d.comb += spike_addr.eq(emit_first + chosen)
@@ -352,10 +359,9 @@ class Engine(wiring.Component):
                 sent.eq(out.ready | ~report),
             ]
         with m.If(sent):
-            with m.Switch(chosen):
-                for k in range(lanes):
-                    with m.Case(k):
-                        m.d.sync += spikes[k].eq(spikes[k] - 1)
+            for k in range(lanes):
+                with m.If(lowest[k]):
+                    m.d.sync += spikes[k].eq(spikes[k] - 1)
             m.d.sync += emit_ptr.eq(emit_ptr + 1)
         # A slot leaving the units fills lanes the emitter has not reached (it sends the lowest
         # pending lane first, and slots land in increasing order).
