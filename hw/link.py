@@ -230,9 +230,11 @@ class LinkController(wiring.Component):
                         m.d.comb += limit.eq(depth)
                 with m.Default():
                     m.d.comb += limit.eq(len(depths))
-            bad = Signal()
-            m.d.comb += bad.eq((space >= len(depths)) | (addr >= limit))
-            return bad, limit
+            # Registered (the CHECK state waits a cycle for them): a 32-bit comparison is not
+            # then in front of the reply's registers.
+            bad, limit_r = Signal(), Signal(32)
+            m.d.sync += [bad.eq((space >= len(depths)) | (addr >= limit)), limit_r.eq(limit)]
+            return bad, limit_r
 
         write_bad, write_limit = space_limit(req_space, req_addr)
         read_bad, read_limit = space_limit(rd_space, rd_addr)
@@ -427,7 +429,7 @@ class LinkController(wiring.Component):
 
             with m.State("RESULTS"):
                 m.d.sync += rep_cmd.eq(Command.RESULTS | REPLY)
-                with m.If(fifo.r_rdy & (widx + eb <= self.max_payload)):
+                with m.If(fifo.r_rdy & (widx <= self.max_payload - eb)):
                     m.d.comb += fifo.r_en.eq(1)
                     copy(fifo.r_data, eb)
                 with m.Else():
@@ -446,10 +448,14 @@ class LinkController(wiring.Component):
                 with m.If(frame.valid):
                     m.d.sync += collect.eq(Cat(collect[8:], beat.data))
                     with m.If(beat.last):
-                        with m.If(hdr.command == Command.WRITE):
-                            m.next = "WRITE"
-                        with m.Else():
-                            m.next = "READ"
+                        m.next = "CHECK"
+
+            with m.State("CHECK"):
+                # The range checks of the request just collected are registered at this edge.
+                with m.If(hdr.command == Command.WRITE):
+                    m.next = "WRITE"
+                with m.Else():
+                    m.next = "READ"
 
             with m.State("WRITE"):
                 cfg = self.o_config
