@@ -11,13 +11,13 @@ def test_icebreaker_bitstream_builds(tmp_path, capsys):
     printed = capsys.readouterr()
     report = json.loads((out / "report.json").read_text())
     print(printed.out)
-    # Timing is reported, not asserted: the build's exit status says whether it met the clock.
-    assert status in (0, 1), printed.err
+    # The board's default clock is chosen below what place and route reaches with seed 1.
+    assert status == 0, printed.err
     assert (out / "spikeloom.bin").stat().st_size > 100_000
     assert report["board"] == "icebreaker" and report["device"] == "iCE40UP5K"
     assert 0 < report["luts"] <= report["luts_total"] == 5280
     assert 0 < report["brams"] <= report["brams_total"] == 30
     assert report["spram"] >= 1
-    assert report["fmax_mhz"] > 10 and report["clock_mhz"] == 48.0
-    assert report["timing_met"] == (report["fmax_mhz"] >= report["clock_mhz"])
+    assert report["clock_mhz"] == 18.0
+    assert report["timing_met"] and report["fmax_mhz"] >= report["clock_mhz"]
     assert "Fmax" in (out / "report.txt").read_text()

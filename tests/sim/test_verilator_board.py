@@ -206,3 +206,32 @@ def test_a_failed_build_names_its_log_and_is_not_cached(monkeypatch, tmp_path):
 def test_a_waveform_needs_a_known_format(tmp_path):
     with pytest.raises(ValueError, match=r"\.fst or \.vcd"):
         vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR, waves=tmp_path / "board.ghw")
+
+
+def test_the_icebreaker_engine_as_built_runs_like_the_golden_model(tmp_path):
+    """`spikeloom run --board sim:icebreaker`: the iCEBreaker's exact engine (16 lanes, one
+    pipelined LIF unit, 18 MHz, 3 Mbaud), UART included, on Programs that fit it."""
+    from boards import board_spec
+    from sw.cli import main
+    from sw.fit import check_fits
+    from sw.program import save_program
+
+    params = board_spec("icebreaker").params
+    rng = np.random.default_rng(SEED + 40)
+    for index in range(2):
+        while True:
+            program = random_program(rng, max_layers=2, max_width=40, max_timesteps=3)
+            if check_fits(program, params)[0]:
+                break
+        spikes = random_spikes(rng, program, 2)
+        print(f"SPIKELOOM_SEED={SEED} icebreaker program {index}")
+        save_program(program, tmp_path / f"p{index}")
+        np.save(tmp_path / f"x{index}.npy", spikes)
+        out = tmp_path / f"r{index}.npz"
+        argv = ["run", str(tmp_path / f"p{index}"), "--board", "sim:icebreaker"]
+        assert main([*argv, "--input", str(tmp_path / f"x{index}.npy"), "--out", str(out)]) == 0
+        golden = run_golden(program, spikes)
+        with np.load(out) as result:
+            np.testing.assert_array_equal(result["readout"], golden.readout)
+            for name, layer_spikes in golden.spikes.items():
+                np.testing.assert_array_equal(result[f"{name}.spikes"], layer_spikes)
