@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from boards import BOARDS, board_spec
 from hw.protocol import Command
 from hw.uart import divisor_for
-from sim.verilator_board import DEFAULT_BAUD, DEFAULT_CLOCK_HZ, verilator_board
+from sim.verilator_board import DEFAULT_BAUD, DEFAULT_CLOCK_HZ, VerilatorBoard
 from sw.device import Device
 from sw.encode import encode
+from sw.fit import params_for_program
 from sw.golden import run_golden
 from sw.link import Link
 from sw.program import load_program
@@ -107,7 +109,7 @@ def table(report: dict, args) -> str:
         [f"their time on the line at {baud / 1e6:g} Mbaud 8N1 (us)", round(report["line_us"], 1)],
         ["inference time, measured on the simulated link (us)", round(report["inference_us"], 1)],
         [
-            f"compute (layers busy) at {report['clock_hz'] / 1e6:g} MHz (us, assumed clock)",
+            f"compute (layers busy) at {report['clock_hz'] / 1e6:g} MHz (us)",
             round(report["compute_us"], 1),
         ],
         ["engine cycles, timestep 0 input to sample end", round(report["cycles_per_inference"])],
@@ -133,6 +135,11 @@ def main():
         action="store_true",
         help="only the readout-only mode (hidden spikes stay on the board)",
     )
+    parser.add_argument(
+        "--board",
+        choices=sorted(BOARDS),
+        help="that board's engine and clock (its --lanes and --clock-mhz win over the options)",
+    )
     parser.add_argument("--out-dir", default=str(RESULTS), help="writes link_<mode>.json here")
     args = parser.parse_args()
 
@@ -141,10 +148,17 @@ def main():
     program = load_program(args.program)
     x, _ = load_dataset("digits", "test")
     spikes = encode(program, x[: args.samples])
-    clock_hz = round(args.clock_mhz * 1e6)
+    if args.board:
+        spec = board_spec(args.board)
+        params = spec.params
+        clock_hz = round(spec.pll(spec.clock_mhz * 1e6).f_out_hz)
+        args.lanes, args.clock_mhz = params.lanes, clock_hz / 1e6
+    else:
+        params = params_for_program(program, args.lanes)
+        clock_hz = round(args.clock_mhz * 1e6)
     divisor = divisor_for(clock_hz, args.baud)
     wall = time.perf_counter()
-    with verilator_board(program, args.lanes, clock_hz, args.baud) as board:
+    with VerilatorBoard(params, clock_hz=clock_hz, divisor=divisor) as board:
         device = Device(CountingLink(board, clock=board.clock), timeout_s=1.0)
         built = time.perf_counter() - wall
         for mode, readout_only in MODES.items():
@@ -155,7 +169,7 @@ def main():
                 "program": args.program,
                 "samples": args.samples,
                 "lanes": args.lanes,
-                "board": "verilator, full top level with UART",
+                "board": f"verilator, full top level with UART ({args.board or 'sized'} engine)",
                 "baud": args.baud,
                 "clock_hz": clock_hz,
                 "divisor": divisor,
@@ -164,7 +178,8 @@ def main():
             report["wall_seconds"] = time.perf_counter() - start
             report["build_or_cache_seconds"] = built
             print(table(report, args))
-            out = Path(args.out_dir) / f"link_{mode}.json"
+            suffix = f"_{args.board}" if args.board else ""
+            out = Path(args.out_dir) / f"link_{mode}{suffix}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report, indent=2) + "\n")
             print(f"wrote {out}\n")

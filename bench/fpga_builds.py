@@ -2,9 +2,9 @@
 
 Builds each board's bitstream (`boards.build`, the engine and link as shipped, no Program baked
 in) for one or more place-and-route seeds and prints one row per build; writes
-bench/results/boards.json. Targets: >= 48 MHz on the iCE40 UP5K, >= 90 MHz on the ECP5-85F.
+bench/results/fpga_builds.json. Targets: >= 48 MHz on the iCE40 UP5K, >= 90 MHz on the ECP5-85F.
 
-    python bench/boards.py [--board icebreaker] [--seeds 1 2 3] [--out-dir build/bench]
+    python bench/fpga_builds.py [--board icebreaker] [--seeds 1 2 3] [--out-dir build/bench]
 """
 
 import argparse
@@ -15,7 +15,7 @@ from boards import BOARDS, board_spec
 from boards.build import build
 from sw.table import format_table
 
-RESULTS = Path(__file__).resolve().parent / "results" / "boards.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "fpga_builds.json"
 TARGET_MHZ = {"icebreaker": 48.0, "ulx3s-85f": 90.0}
 
 
