@@ -345,7 +345,13 @@ class Engine(wiring.Component):
         )
         out = self.o_events
         spike_addr = Signal(p.address_bits)
-        m.d.comb += spike_addr.eq(emit_first + chosen)
+        if lanes & (lanes - 1) == 0:
+            # A group starts at a multiple of `lanes`: with a power of two the lane number
+            # fills the low bits, and no adder sits behind the lowest-lane search.
+            shift = lanes.bit_length() - 1
+            m.d.comb += spike_addr.eq(Cat(chosen[:shift], emit_first[shift:]))
+        else:
+            m.d.comb += spike_addr.eq(emit_first + chosen)
         sent = Signal()
         report = Signal()  # this spike leaves on o_events (else it only feeds the next layer)
         m.d.comb += report.eq(last_layer | ~settings.readout_only)
