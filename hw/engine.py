@@ -213,7 +213,10 @@ class Engine(wiring.Component):
         group = Signal(range(p.groups(p.max_neurons) + 1))
         group_first = Signal(p.address_bits + 1)  # neuron index of the group's lane 0
         group_weights = Signal(len(current.weight_base) + 1)  # weight address of input 0
-        group_neurons = Signal(len(current.neuron_base) + 1)
+        # The membrane and threshold word of the slot being swept, and the one after it:
+        # registers both, so that a mux, not an adder, follows the decision to move on.
+        word = Signal(len(current.neuron_base) + 1)
+        word_next = Signal.like(word)
         # Neurons from this group's lane 0 to the end of the layer (more than `lanes` but in the
         # last group): lanes beyond it hold no neuron. Registers, counted down a group at a time,
         # so that no subtraction sits in front of the paths that use them.
@@ -251,15 +254,14 @@ class Engine(wiring.Component):
 
         # --- sweep: `units` LIF units between the membrane memory and the emitter -------------
         # A group's `lanes` neurons are swept `units` at a time, one membrane word (slot) per
-        # cycle. The memories are read one cycle ahead, so their address is the slot of the
-        # *next* cycle: `next_slot`.
+        # cycle. The memories are read one cycle ahead, so their address is the word of the
+        # *next* cycle: `word_next` when the sweep moves on (`step`), else `word`.
         slot = Signal(range(slots))
         slot_lane = Signal(range(lanes))  # lane of the slot's first unit: slot * units
-        next_slot = Signal(range(slots + 1))
-        m.d.comb += next_slot.eq(slot)
-        sweep_addr = Signal.like(group_neurons)
+        step = Signal()  # the sweep moves on to the next word at this clock edge
+        sweep_addr = Signal.like(word)
         m.d.comb += [
-            sweep_addr.eq(group_neurons + next_slot),
+            sweep_addr.eq(Mux(step, word_next, word)),
             neuron_rd.addr.eq(Mux(reading, read_req.addr, sweep_addr)),
             membrane_rd.addr.eq(sweep_addr),
         ]
@@ -306,7 +308,7 @@ class Engine(wiring.Component):
         flight_slot = [Signal.like(slot, name=f"flight_slot{i}") for i in range(latency)]
         flight_lanes = [Signal(units, name=f"flight_lanes{i}") for i in range(latency)]
         m.d.sync += [
-            flight_addr[0].eq(group_neurons + slot),
+            flight_addr[0].eq(word),
             flight_slot[0].eq(slot),
             flight_lanes[0].eq(Cat(slot_left > s for s in range(units))),
         ]
@@ -461,7 +463,8 @@ class Engine(wiring.Component):
                     group.eq(0),
                     group_first.eq(0),
                     group_weights.eq(cfg_now.weight_base),
-                    group_neurons.eq(cfg_now.neuron_base),
+                    word.eq(cfg_now.neuron_base),
+                    word_next.eq(cfg_now.neuron_base + 1),
                     emit_ptr.eq(0),
                 ]
                 with m.Switch(cfg_now.v_bits):
@@ -496,7 +499,8 @@ class Engine(wiring.Component):
                 count_layer(self.layer_cycles, 1)
                 m.d.comb += sweeping.eq(1)
                 with m.If((slot != 0) | (~emitting & ~in_flight.any())):
-                    m.d.comb += [next_slot.eq(slot + 1), entering.eq(1)]
+                    m.d.comb += [step.eq(1), entering.eq(1)]
+                    m.d.sync += [word.eq(word_next), word_next.eq(word_next + 1)]
                     with m.If(slot == 0):
                         m.d.sync += emit_first.eq(group_first)
                     with m.If(slot != slots - 1):
@@ -511,7 +515,6 @@ class Engine(wiring.Component):
                             group.eq(group + 1),
                             group_first.eq(group_first + lanes),
                             group_weights.eq(group_weights + current.n_in),
-                            group_neurons.eq(group_neurons + slots),
                         ]
                         set_remaining(remaining - lanes)
                         start_group()
@@ -542,14 +545,15 @@ class Engine(wiring.Component):
                         m.next = "SAMPLE_END"
                     with m.Else():
                         m.d.sync += [
-                            group_neurons.eq(current.neuron_base),
+                            word.eq(current.neuron_base),
+                            word_next.eq(current.neuron_base + 1),
                             dump_index.eq(0),
                             dump_left.eq(current.n_out - 1),
                         ]
                         m.next = "DUMP_READ"
 
             with m.State("DUMP_READ"):
-                # membrane_rd.addr follows group_neurons; its word arrives next cycle.
+                # membrane_rd.addr follows `word`; its contents arrive next cycle.
                 m.d.sync += dump_lane.eq(0)
                 m.next = "DUMP_LATCH"
 
@@ -575,7 +579,7 @@ class Engine(wiring.Component):
                         m.next = "SAMPLE_END"
                     with m.Elif(dump_lane == units - 1):
                         # Words hold consecutive neurons, so the next word is the next `units`.
-                        m.d.sync += group_neurons.eq(group_neurons + 1)
+                        m.d.sync += [word.eq(word_next), word_next.eq(word_next + 1)]
                         m.next = "DUMP_READ"
 
             with m.State("SAMPLE_END"):

@@ -163,8 +163,15 @@ class Deframer(wiring.Component):
             rp.addr.eq(ptr_next[:abits]),
         ]
         m.d.sync += ptr.eq(ptr_next)
-        byte, avail = rp.data, Signal()
+        read, avail = rp.data, Signal()
         m.d.comb += avail.eq(ptr != wr)
+        # The parser decides on a registered copy of the byte at `ptr` (`byte`, `here`), which
+        # holds once `ptr` has stayed put for a cycle (`settled`): two cycles a byte, far more
+        # than a UART needs, and no path from the block RAM's output through the parser's
+        # decisions back into its address. Releasing a frame reads `read` directly, a byte a
+        # cycle.
+        byte, here, settled = Signal(8), Signal(), Signal()
+        m.d.sync += [byte.eq(read), here.eq(avail), settled.eq(~advance & ~jump)]
 
         # Cycles since the last byte came in, saturating at idle_timeout.
         idle = Signal(range(self.idle_timeout + 1))
@@ -208,38 +215,38 @@ class Deframer(wiring.Component):
         def read_byte(next_state: str):
             """Take the byte at `ptr` into the CRC if it has arrived; drop the candidate if it
             has not and the line has been idle too long."""
-            with m.If(avail):
+            with m.If(settled & here):
                 m.d.comb += advance.eq(1)
                 m.d.sync += crc.eq(crc16_next(crc, byte))
                 m.next = next_state
-            with m.Elif(expired):
+            with m.Elif(settled & expired):
                 m.d.sync += idle.eq(0)  # one drop per idle_timeout cycles
                 rehunt()
 
         with m.FSM():
             with m.State("HUNT"):
                 m.d.sync += start.eq(ptr)  # nothing before this byte is needed any more
-                with m.If(avail):
+                with m.If(settled & here):
                     m.d.comb += advance.eq(1)
                     with m.If(byte == SYNC):
                         m.d.sync += crc.eq(0xFFFF)
                         m.next = "SEQ"
             with m.State("SEQ"):
                 read_byte("COMMAND")
-                with m.If(avail):
+                with m.If(settled & here):
                     m.d.sync += seq.eq(byte)
             with m.State("COMMAND"):
                 read_byte("LENGTH_LOW")
-                with m.If(avail):
+                with m.If(settled & here):
                     m.d.sync += command.eq(byte)
             with m.State("LENGTH_LOW"):
                 read_byte("LENGTH_HIGH")
-                with m.If(avail):
+                with m.If(settled & here):
                     m.d.sync += length[:8].eq(byte)
             with m.State("LENGTH_HIGH"):
                 announced = Cat(length[:8], byte)
                 read_byte("PAYLOAD")
-                with m.If(avail):
+                with m.If(settled & here):
                     m.d.sync += [length.eq(announced), count.eq(announced)]
                     with m.If(announced > self.max_payload):
                         m.d.comb += [
@@ -252,20 +259,20 @@ class Deframer(wiring.Component):
                         m.next = "CRC_LOW"
             with m.State("PAYLOAD"):
                 read_byte("PAYLOAD")
-                with m.If(avail):
+                with m.If(settled & here):
                     m.d.sync += count.eq(count - 1)
                     with m.If(count == 1):
                         m.next = "CRC_LOW"
             with m.State("CRC_LOW"):
-                with m.If(avail):
+                with m.If(settled & here):
                     m.d.comb += advance.eq(1)
                     m.d.sync += crc_low.eq(byte)
                     m.next = "CRC_HIGH"
-                with m.Elif(expired):
+                with m.Elif(settled & expired):
                     m.d.sync += idle.eq(0)
                     rehunt()
             with m.State("CRC_HIGH"):
-                with m.If(avail):
+                with m.If(settled & here):
                     with m.If(Cat(crc_low, byte) == crc):
                         # Release the payload from the buffer, from the byte after the header.
                         m.d.comb += [jump.eq(1), target.eq(start + HEADER_BYTES)]
@@ -278,7 +285,7 @@ class Deframer(wiring.Component):
                             report_length.eq(length),
                         ]
                         rehunt()
-                with m.Elif(expired):
+                with m.Elif(settled & expired):
                     m.d.sync += idle.eq(0)
                     rehunt()
             with m.State("RELEASE_HEADER"):
@@ -296,7 +303,7 @@ class Deframer(wiring.Component):
             with m.State("RELEASE_PAYLOAD"):
                 m.d.comb += [
                     self.o_frame.valid.eq(1),
-                    beat.data.eq(byte),
+                    beat.data.eq(read),
                     beat.last.eq(count == 1),
                 ]
                 with m.If(self.o_frame.ready):
