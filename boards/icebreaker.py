@@ -146,9 +146,9 @@ SPEC = BoardSpec(
     device="iCE40UP5K",
     family="ice40",
     params=PARAMS,
-    # Place and route reaches 22.1 MHz (seed 1): the link's byte parsers, which take a byte
-    # per cycle from block RAM and decide the next read address from it, are the longest paths
-    # left. 18 MHz is below that and makes 3 Mbaud exactly (6 cycles a bit).
+    # Place and route reaches 23.1 MHz (seed 1): the Deframer releasing a frame, where the
+    # next buffer address depends on the FIFO's readiness, is the longest path left. 18 MHz is
+    # below that and makes 3 Mbaud exactly (6 cycles a bit).
     clock_mhz=18.0,
     crystal_hz=CRYSTAL_HZ,
     luts_total=5280,
