@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 
 from hw.board import Board
 
-__all__ = ["SimTransport", "simulated_board"]
+__all__ = ["SimTransport"]
 
 
 class SimTransport:
@@ -90,11 +90,3 @@ class SimTransport:
             for signal in self.watch:
                 self.values[id(signal)] = ctx.get(signal)
             ctx.set(stream.ready, self.rng.random() >= self.stall)
-
-
-def simulated_board(program, lanes: int = 16, clock_hz: int = 1_000_000) -> SimTransport:
-    """A transport to the byte-level board top level, with an engine sized for `program`."""
-    from sw.fit import params_for_program
-
-    board = Board(params_for_program(program, lanes), clock_hz, 4, uart=False)
-    return SimTransport(board, clock_hz=clock_hz)
