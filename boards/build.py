@@ -182,7 +182,6 @@ def build(
     platform = spec.platform()
     env = {**os.environ, **tool_environment(spec.family)}
     overrides = {
-        "synth_opts": list(spec.synth_opts),
         # Timing is reported, not enforced: a build that misses the clock still says by how much.
         "nextpnr_opts": [
             "--seed",

@@ -13,15 +13,18 @@ the lane count, and 32 lanes did not fit (6,410 cells with three layers and two 
   neurons, bursts of up to 2, 256 buffered output events.
 """
 
-from amaranth import C, Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
-from amaranth.lib import io, wiring
-from amaranth.lib.cdc import ResetSynchronizer
+from functools import partial
+
+from amaranth import C, Cat, ClockSignal, Const, Instance, Module, Signal
+from amaranth.lib import wiring
+from amaranth_boards.icebreaker import ICEBreakerPlatform
 
 from hw.params import EngineParams
 from hw.weights import WeightStoreSignature
 
 from .pll import ice40_pll
 from .spec import BoardSpec
+from .top import BoardTop
 
 __all__ = ["SPEC", "ICEBreakerTop", "SpramWeightMemory"]
 
@@ -87,20 +90,12 @@ class SpramWeightMemory(wiring.Component):
         return m
 
 
-class ICEBreakerTop(Elaboratable):
-    """The board top level: the 12 MHz pin drives an `SB_PLL40_PAD` (pin 35 is the PLL's pad),
-    whose output clocks everything, held in reset until the PLL locks; the Board's UART on the
+class ICEBreakerTop(BoardTop):
+    """The 12 MHz pin drives an `SB_PLL40_PAD` (pin 35 is the PLL's pad); the UART is on the
     FTDI's second channel."""
 
-    def __init__(self, board, pll):
-        self.board, self.pll = board, pll
-
-    def elaborate(self, platform):
-        m = Module()
+    def clock(self, m, platform, clk, locked):
         pll = self.pll
-        m.domains.sync = sync = ClockDomain()
-        clk12 = platform.request("clk12", dir="-")
-        locked = Signal()
         m.submodules.pll = Instance(
             "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE",
@@ -109,35 +104,12 @@ class ICEBreakerTop(Elaboratable):
             p_DIVF=Const(pll.divf, 7),
             p_DIVQ=Const(pll.divq, 3),
             p_FILTER_RANGE=Const(pll.filter_range, 3),
-            i_PACKAGEPIN=clk12.io,
+            i_PACKAGEPIN=platform.request("clk12", dir="-").io,
             i_RESETB=1,
             i_BYPASS=0,
-            o_PLLOUTGLOBAL=sync.clk,
+            o_PLLOUTGLOBAL=clk,
             o_LOCK=locked,
         )
-        platform.add_clock_constraint(sync.clk, pll.f_out_hz)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
-
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.rx = rx = io.Buffer("i", uart.rx)
-        m.submodules.tx = tx = io.Buffer("o", uart.tx)
-        m.submodules.board = board = self.board
-        m.d.comb += [board.rx.eq(rx.i), tx.o.eq(board.tx)]
-        return m
-
-
-def _platform():
-    from amaranth_boards.icebreaker import ICEBreakerPlatform
-
-    return ICEBreakerPlatform()
-
-
-def _pll(clock_hz):
-    return ice40_pll(CRYSTAL_HZ, clock_hz)
-
-
-def _top(board, pll):
-    return ICEBreakerTop(board, pll)
 
 
 SPEC = BoardSpec(
@@ -150,13 +122,12 @@ SPEC = BoardSpec(
     # next buffer address depends on the FIFO's readiness, is the longest path left. 18 MHz is
     # below that and makes 3 Mbaud exactly (6 cycles a bit).
     clock_mhz=18.0,
-    crystal_hz=CRYSTAL_HZ,
     luts_total=5280,
     brams_total=30,
     spram_total=4,
-    platform=_platform,
-    top=_top,
-    pll=_pll,
+    platform=ICEBreakerPlatform,
+    top=ICEBreakerTop,
+    pll=partial(ice40_pll, CRYSTAL_HZ),
     flash_tool="iceprog",
     weight_memory=SpramWeightMemory,
     bakes_weights=False,

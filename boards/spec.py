@@ -23,7 +23,6 @@ class BoardSpec:
     family: str  # "ice40" or "ecp5": which tools and which report fields
     params: EngineParams
     clock_mhz: float
-    crystal_hz: float
     luts_total: int
     brams_total: int
     spram_total: int
@@ -31,7 +30,6 @@ class BoardSpec:
     pll: Callable  # (requested clock in Hz) -> the PLL setting nearest it (has .f_out_hz)
     top: Callable  # (hw.board.Board, PLL setting) -> the Elaboratable to build
     flash_tool: str
-    synth_opts: tuple[str, ...] = ()
     max_baud: int = 3_000_000
     #: Makes the engine's weight store (`hw.weights`); None: block RAM.
     weight_memory: Callable | None = None

@@ -7,14 +7,17 @@ of up to 512 neurons. 256 lanes would fit the FPGA (128 take 21% of its LUTs), b
 Yosys, a 32-bit WebAssembly program, runs out of memory synthesising them.
 """
 
-from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from functools import partial
+
+from amaranth import Instance
 from amaranth.lib import io
-from amaranth.lib.cdc import ResetSynchronizer
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from hw.params import EngineParams
 
 from .pll import ecp5_pll
 from .spec import BoardSpec
+from .top import BoardTop
 
 __all__ = ["SPEC", "ULX3STop"]
 
@@ -34,19 +37,13 @@ PARAMS = EngineParams(
 )
 
 
-class ULX3STop(Elaboratable):
-    """The board top level: the 25 MHz pin drives an `EHXPLLL`, whose CLKOP clocks everything,
-    held in reset until the PLL locks; the Board's UART on the FTDI."""
+class ULX3STop(BoardTop):
+    """The 25 MHz pin drives an `EHXPLLL` whose CLKOP, fed back, is the clock; the UART is on
+    the FTDI."""
 
-    def __init__(self, board, pll):
-        self.board, self.pll = board, pll
-
-    def elaborate(self, platform):
-        m = Module()
+    def clock(self, m, platform, clk, locked):
         pll = self.pll
-        m.domains.sync = sync = ClockDomain()
         m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", dir="-"))
-        locked = Signal()
         m.submodules.pll = Instance(
             "EHXPLLL",
             p_PLLRST_ENA="DISABLED",
@@ -67,8 +64,8 @@ class ULX3STop(Elaboratable):
             i_RST=0,
             i_STDBY=0,
             i_CLKI=clk25.i,
-            o_CLKOP=sync.clk,
-            i_CLKFB=sync.clk,
+            o_CLKOP=clk,
+            i_CLKFB=clk,
             i_PHASESEL0=0,
             i_PHASESEL1=0,
             i_PHASEDIR=1,
@@ -80,29 +77,6 @@ class ULX3STop(Elaboratable):
             a_FREQUENCY_PIN_CLKI=f"{pll.f_in_hz / 1e6:g}",
             a_FREQUENCY_PIN_CLKOP=f"{pll.f_out_hz / 1e6:g}",
         )
-        platform.add_clock_constraint(sync.clk, pll.f_out_hz)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
-
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.rx = rx = io.Buffer("i", uart.rx)
-        m.submodules.tx = tx = io.Buffer("o", uart.tx)
-        m.submodules.board = board = self.board
-        m.d.comb += [board.rx.eq(rx.i), tx.o.eq(board.tx)]
-        return m
-
-
-def _platform():
-    from amaranth_boards.ulx3s import ULX3S_85F_Platform
-
-    return ULX3S_85F_Platform()
-
-
-def _pll(clock_hz):
-    return ecp5_pll(CRYSTAL_HZ, clock_hz)
-
-
-def _top(board, pll):
-    return ULX3STop(board, pll)
 
 
 SPEC = BoardSpec(
@@ -115,12 +89,11 @@ SPEC = BoardSpec(
     # across 128 lanes is the longest path left. 30 MHz is below that and makes 3 Mbaud
     # exactly (10 cycles a bit).
     clock_mhz=30.0,
-    crystal_hz=CRYSTAL_HZ,
     luts_total=83640,
     brams_total=208,
     spram_total=0,
-    platform=_platform,
-    top=_top,
-    pll=_pll,
+    platform=ULX3S_85F_Platform,
+    top=ULX3STop,
+    pll=partial(ecp5_pll, CRYSTAL_HZ),
     flash_tool="openFPGALoader",
 )

@@ -61,6 +61,7 @@ address. WRITE and READ wait up to `busy_cycles` for the engine's configuration 
 which serve only between timesteps, then answer BUSY.
 """
 
+from contextlib import contextmanager
 from dataclasses import fields
 
 from amaranth import Cat, Const, Module, Mux, Signal
@@ -287,6 +288,23 @@ class LinkController(wiring.Component):
                 m.d.sync += rep_cmd.eq(cmd)
             m.next = "COPY"
 
+        @contextmanager
+        def to_engine(port, bad, limit, **payload):
+            """Offer a WRITE or READ to the engine's `port`: CAPACITY when out of range, BUSY
+            when the engine has not taken it in `busy_cycles`; the body runs when it is taken."""
+            with m.If(bad):
+                error(ErrorCode.CAPACITY, limit)
+                m.next = "SEND_HEADER"
+            with m.Else():
+                m.d.comb += port.valid.eq(1)
+                m.d.comb += [getattr(port.payload, name).eq(v) for name, v in payload.items()]
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(port.ready):
+                    yield
+                with m.Elif(wait == self.busy_cycles):
+                    error(ErrorCode.BUSY)
+                    m.next = "SEND_HEADER"
+
         def drain_then_send():
             with m.If(beat.last):
                 m.next = "SEND_HEADER"
@@ -458,42 +476,14 @@ class LinkController(wiring.Component):
                     m.next = "READ"
 
             with m.State("WRITE"):
-                cfg = self.o_config
-                with m.If(write_bad):
-                    error(ErrorCode.CAPACITY, write_limit)
-                    m.next = "SEND_HEADER"
-                with m.Else():
-                    m.d.comb += [
-                        cfg.valid.eq(1),
-                        cfg.payload.space.eq(req_space),
-                        cfg.payload.addr.eq(req_addr),
-                        cfg.payload.data.eq(req_data),
-                    ]
-                    m.d.sync += wait.eq(wait + 1)
-                    with m.If(cfg.ready):
-                        m.d.sync += rep_cmd.eq(Command.WRITE | REPLY)
-                        m.next = "FINISH"
-                    with m.Elif(wait == self.busy_cycles):
-                        error(ErrorCode.BUSY)
-                        m.next = "SEND_HEADER"
+                request = dict(space=req_space, addr=req_addr, data=req_data)
+                with to_engine(self.o_config, write_bad, write_limit, **request):
+                    m.d.sync += rep_cmd.eq(Command.WRITE | REPLY)
+                    m.next = "FINISH"
 
             with m.State("READ"):
-                request = self.o_read
-                with m.If(read_bad):
-                    error(ErrorCode.CAPACITY, read_limit)
-                    m.next = "SEND_HEADER"
-                with m.Else():
-                    m.d.comb += [
-                        request.valid.eq(1),
-                        request.payload.space.eq(rd_space),
-                        request.payload.addr.eq(rd_addr),
-                    ]
-                    m.d.sync += wait.eq(wait + 1)
-                    with m.If(request.ready):
-                        m.next = "READ_WAIT"
-                    with m.Elif(wait == self.busy_cycles):
-                        error(ErrorCode.BUSY)
-                        m.next = "SEND_HEADER"
+                with to_engine(self.o_read, read_bad, read_limit, addr=rd_addr, space=rd_space):
+                    m.next = "READ_WAIT"
 
             with m.State("READ_WAIT"):
                 m.d.comb += self.i_read.ready.eq(1)
