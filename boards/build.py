@@ -31,6 +31,16 @@ from .spec import BoardSpec
 __all__ = ["BuildError", "build", "tool_environment", "parse_reports", "format_report"]
 
 NAME = "spikeloom"
+
+#: Yosys commands run before synthesis: the memories `hw.ram.ram` marks `no_rw_check` (one read
+#: and one write port each, and no read that looks at a word written in the same cycle) get an
+#: undefined read-during-write result, so that no bypass logic is built around their block RAMs.
+#: Yosys honours that attribute from Verilog sources only, so it is applied to the collected
+#: memories here.
+NO_RW_CHECK = (
+    "proc; memory_collect a:no_rw_check; "
+    "setparam -set RD_COLLISION_X_MASK 1'b1 t:$mem_v2 a:no_rw_check %i"
+)
 MIN_SYSTEM_YOSYS = (0, 40)
 
 _TOOLS = {
@@ -183,6 +193,7 @@ def build(
     env = {**os.environ, **tool_environment(spec.family)}
     overrides = {
         # Timing is reported, not enforced: a build that misses the clock still says by how much.
+        "script_after_read": NO_RW_CHECK,
         "nextpnr_opts": [
             "--seed",
             str(seed),

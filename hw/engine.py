@@ -36,6 +36,7 @@ from . import layout
 from .lanes import AccumulateLanes
 from .lif import LifUnit, NeuronConfig
 from .params import EngineParams
+from .ram import ram
 from .weights import WeightMemory
 
 __all__ = ["Engine", "struct"]
@@ -90,9 +91,12 @@ class Engine(wiring.Component):
         global_layout = struct(layout.global_fields(p))
 
         # --- memories -------------------------------------------------------------------------
-        def memory(name, shape, depth, space=None):
+        def memory(name, shape, depth, space=None, make=ram):
             init = _init(self.images.get(space, []), depth) if space is not None else []
-            m.submodules[name] = mem = Memory(shape=shape, depth=depth, init=init)
+            # No read races a write to the same word: the receiver and the layers use different
+            # event buffers, a slot's membranes are written back long before they are read
+            # again, and configuration writes happen only between timesteps.
+            m.submodules[name] = mem = make(shape=shape, depth=depth, init=init)
             return mem
 
         m.submodules.weights = weights = self.weight_memory(
@@ -104,7 +108,10 @@ class Engine(wiring.Component):
             "neurons", layout.neuron_word_bits(p), p.neuron_words, layout.SPACE_NEURONS
         )
         membranes = memory("membranes", units * vmax, p.neuron_words)
-        layer_table = memory("layer_table", layer_layout.size, p.max_layers, layout.SPACE_LAYERS)
+        # Read combinationally, so flip-flops rather than a block RAM: a plain Memory.
+        layer_table = memory(
+            "layer_table", layer_layout.size, p.max_layers, layout.SPACE_LAYERS, make=Memory
+        )
         input_buffers = [memory(f"input{i}", p.address_bits, p.max_inputs) for i in range(2)]
         spike_buffers = [memory(f"spikes{i}", p.address_bits, p.spike_depth) for i in range(2)]
 
@@ -231,6 +238,7 @@ class Engine(wiring.Component):
         m.d.comb += acc.weight_bits.eq(current.weight_bits)
         issue = Signal.like(n_events)
         stage1 = Signal()  # an event address arrives from its buffer
+        stage_a = Signal()  # that address, registered, addresses the weight memory
         stage2 = Signal()  # a weight word arrives from the weight memory
         for rd in input_rd + spike_rd:
             m.d.comb += rd.addr.eq(issue)
@@ -239,13 +247,17 @@ class Engine(wiring.Component):
             m.d.comb += event_addr.eq(Mux(step_buf, input_rd[1].data, input_rd[0].data))
         with m.Else():
             m.d.comb += event_addr.eq(Mux(spike_src, spike_rd[1].data, spike_rd[0].data))
+        # Registered, so that the event buffer's output and the weight address's adder are not
+        # in one cycle.
+        event_reg = Signal.like(event_addr)
+        m.d.sync += event_reg.eq(event_addr)
         weight_addr = Signal.like(weights.addr)
         with m.If(cfg.valid & cfg.ready):
             m.d.comb += weight_addr.eq(cfg.payload.addr)
         with m.Elif(reading):
             m.d.comb += weight_addr.eq(read_req.addr)
         with m.Else():
-            m.d.comb += weight_addr.eq(group_weights + event_addr)
+            m.d.comb += weight_addr.eq(group_weights + event_reg)
         m.d.comb += [
             weights.addr.eq(weight_addr),
             weights.w_data.eq(cfg.payload.data),
@@ -326,22 +338,31 @@ class Engine(wiring.Component):
         ]
 
         # --- emitter: one spike per cycle, lowest lane first, while the next group runs -------
+        # Two stages: the first picks the lowest lane with spikes left and takes one of them;
+        # the second holds that lane (one-hot) and sends its spike. The lane's number and the
+        # spike's address are thus worked out after a register, not behind the search.
         spikes = Signal(data.ArrayLayout(3, lanes))  # per lane, spikes still to send
         emit_first = Signal.like(group_first)
         emit_ptr = Signal(range(p.spike_depth + 1))
         pending = Signal(lanes)
         for k in range(lanes):
             m.d.comb += pending[k].eq(spikes[k] != 0)
-        emitting = Signal()
-        m.d.comb += emitting.eq(pending.any())
-        # The lowest pending lane, one-hot (x & -x: a carry chain rather than a priority chain),
-        # and its number.
+        # The lowest pending lane, one-hot (x & -x: a carry chain rather than a priority chain).
         lowest = Signal(lanes)
         m.d.comb += lowest.eq(pending & (~pending + 1))
+        held = Signal()  # the second stage holds a spike
+        held_lane = Signal(lanes)  # its lane, one-hot
+        emitting = Signal()  # spikes are left to send, in either stage
+        m.d.comb += emitting.eq(pending.any() | held)
+        # Nothing is in the units or left to emit: registered, so that the wide OR over every
+        # lane's count is not in front of the sweep's memory address. It is a cycle late, and
+        # never wrong: with the units empty and nothing entering, no spike can appear.
+        drained = Signal()
+        m.d.sync += drained.eq(~emitting & ~in_flight.any() & ~entering)
         chosen = Signal(range(max(lanes, 2)))
         m.d.comb += chosen.eq(
             Cat(
-                Cat(lowest[k] for k in range(lanes) if k >> bit & 1).any()
+                Cat(held_lane[k] for k in range(lanes) if k >> bit & 1).any()
                 for bit in range(len(chosen))
             )
         )
@@ -349,7 +370,7 @@ class Engine(wiring.Component):
         spike_addr = Signal(p.address_bits)
         if lanes & (lanes - 1) == 0:
             # A group starts at a multiple of `lanes`: with a power of two the lane number
-            # fills the low bits, and no adder sits behind the lowest-lane search.
+            # fills the low bits, and no adder sits behind it.
             shift = lanes.bit_length() - 1
             m.d.comb += spike_addr.eq(Cat(chosen[:shift], emit_first[shift:]))
         else:
@@ -357,7 +378,7 @@ class Engine(wiring.Component):
         sent = Signal()
         report = Signal()  # this spike leaves on o_events (else it only feeds the next layer)
         m.d.comb += report.eq(last_layer | ~settings.readout_only)
-        with m.If(emitting):
+        with m.If(held):
             m.d.comb += [
                 out.valid.eq(report),
                 out.payload.kind.eq(layout.KIND_SPIKE),
@@ -367,10 +388,12 @@ class Engine(wiring.Component):
                 sent.eq(out.ready | ~report),
             ]
         with m.If(sent):
+            m.d.sync += [held.eq(0), emit_ptr.eq(emit_ptr + 1)]
+        with m.If(pending.any() & (~held | sent)):
+            m.d.sync += [held.eq(1), held_lane.eq(lowest)]
             for k in range(lanes):
                 with m.If(lowest[k]):
                     m.d.sync += spikes[k].eq(spikes[k] - 1)
-            m.d.sync += emit_ptr.eq(emit_ptr + 1)
         # A slot leaving the units fills lanes the emitter has not reached (it sends the lowest
         # pending lane first, and slots land in increasing order).
         with m.If(landing):
@@ -412,17 +435,21 @@ class Engine(wiring.Component):
                     with m.Case(index):
                         m.d.sync += counter[index].eq(counter[index] + amount)
 
-        with m.If(emitting & report & ~out.ready):
+        with m.If(held & report & ~out.ready):
             count_layer(self.layer_stalls, 1)
 
         def start_group():
             """Clear the currents (at this clock edge) and start replaying events."""
             m.d.comb += acc.clear.eq(1)
-            m.d.sync += [issue.eq(0), stage1.eq(0), stage2.eq(0)]
+            m.d.sync += [issue.eq(0), stage1.eq(0), stage_a.eq(0), stage2.eq(0)]
             m.next = "ACCUMULATE"
 
         # --- the sequencer --------------------------------------------------------------------
         m.d.comb += first_step.eq(t == 0)
+        # Whether `t` is the sample's last timestep, registered: `t` and the settings change
+        # many cycles before a timestep ends, so the comparison is settled by then.
+        last_step = Signal()
+        m.d.sync += last_step.eq(t + 1 == settings.timesteps)
         with m.FSM():
             with m.State("SAMPLE_START"):
                 # Membranes need no clearing (see `first_step`).
@@ -483,13 +510,13 @@ class Engine(wiring.Component):
                 count_layer(self.layer_cycles, 1)
                 issuing = Signal()
                 m.d.comb += issuing.eq(issue < n_events)
-                m.d.sync += [stage1.eq(issuing), stage2.eq(stage1)]
+                m.d.sync += [stage1.eq(issuing), stage_a.eq(stage1), stage2.eq(stage_a)]
                 with m.If(issuing):
                     m.d.sync += issue.eq(issue + 1)
                 with m.If(stage2):
                     m.d.comb += acc.add.eq(1)
                     count_layer(self.layer_synops, valid_lanes)
-                with m.If(~issuing & ~stage1):
+                with m.If(~issuing & ~stage1 & ~stage_a):
                     m.next = "SWEEP"  # the last add, if any, lands at this edge
 
             with m.State("SWEEP"):
@@ -498,7 +525,7 @@ class Engine(wiring.Component):
                 # later slots fill lanes it has not reached.
                 count_layer(self.layer_cycles, 1)
                 m.d.comb += sweeping.eq(1)
-                with m.If((slot != 0) | (~emitting & ~in_flight.any())):
+                with m.If((slot != 0) | drained):
                     m.d.comb += [step.eq(1), entering.eq(1)]
                     m.d.sync += [word.eq(word_next), word_next.eq(word_next + 1)]
                     with m.If(slot == 0):
@@ -521,7 +548,7 @@ class Engine(wiring.Component):
 
             with m.State("LAYER_END"):
                 count_layer(self.layer_cycles, 1)
-                with m.If(~emitting & ~in_flight.any()):
+                with m.If(drained):
                     with m.If(layer == 0):
                         m.d.comb += release.bit_select(step_buf, 1).eq(1)
                     with m.If(last_layer):
@@ -539,7 +566,7 @@ class Engine(wiring.Component):
                 m.d.comb += [out.valid.eq(1), out.payload.kind.eq(layout.KIND_STEP_END)]
                 with m.If(out.ready):
                     m.d.sync += [t.eq(t + 1), step_buf.eq(~step_buf)]
-                    with m.If(t + 1 != settings.timesteps):
+                    with m.If(~last_step):
                         m.next = "WAIT_INPUT"
                     with m.Elif(current.spiking):
                         m.next = "SAMPLE_END"

@@ -17,11 +17,11 @@ from operator import xor
 
 from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .protocol import CRC_BYTES, HEADER_BYTES, MAX_PAYLOAD, SYNC, ErrorCode, crc16
+from .ram import ram
 
 __all__ = [
     "FrameHeader",
@@ -81,8 +81,8 @@ class Deframer(wiring.Component):
 
     The CRC comes after the payload, so a frame can only be passed on once it has fully arrived.
     Every received byte therefore goes into `buffer`, a circular Memory of `depth` bytes (the
-    next power of two at or above 1.5 longest frames), and a parser reads them back from it one
-    per cycle. The parser works like `sw.link.FrameDecoder`:
+    next power of two at or above 1.5 longest frames), and a parser reads them back from it, one
+    every two cycles. The parser works like `sw.link.FrameDecoder`:
 
     - it hunts for SYNC, then reads seq, command and length;
     - a length over `max_payload` is reported as BAD_LENGTH as soon as it is read;
@@ -99,14 +99,14 @@ class Deframer(wiring.Component):
     A frame's bytes stay in the buffer from its SYNC until it is released or rejected; bytes
     before that are free. `i_bytes.ready` is low only when the buffer is full, which takes at
     least half a longest frame arriving while `o_frame` is held up. At UART speed the parser and
-    the release (a byte per cycle) are far quicker than the line, so a controller that takes a
-    frame's beats within a few byte times never makes the UART receiver (which holds one byte)
-    overrun.
+    the release (a byte every two cycles) are far quicker than the line, so a controller that
+    takes a frame's beats within a few byte times never makes the UART receiver (which holds one
+    byte) overrun.
 
-    Re-scanning costs the parser up to a longest frame of cycles per rejected candidate whose
-    length was plausible (an oversized one is rejected after its header). Line noise rarely forms
-    such candidates; should a flood of them ever outrun the parser, the buffer fills, the UART
-    drops bytes, and the host's retries cover the loss.
+    Re-scanning costs the parser up to two cycles per byte of a longest frame per rejected
+    candidate whose length was plausible (an oversized one is rejected after its header). Line
+    noise rarely forms such candidates; should a flood of them ever outrun the parser, the buffer
+    fills, the UART drops bytes, and the host's retries cover the loss.
 
     `o_error` holds one report. One found while the previous one has not been taken is dropped:
     the parser never waits for the controller's error replies, so garbage full of SYNC bytes
@@ -130,10 +130,12 @@ class Deframer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         abits = ceil_log2(self.depth)
-        m.submodules.buffer = buffer = Memory(shape=8, depth=self.depth, init=[])
+        # The byte being written is never read in the same cycle: see `here`.
+        m.submodules.buffer = buffer = ram(shape=8, depth=self.depth)
         wp = buffer.write_port()
-        # Transparent, so a byte written in the cycle the parser reaches it is read correctly.
-        rp = buffer.read_port(transparent_for=(wp,))
+        # Not transparent: a byte written at the address being read is taken a cycle later (see
+        # `here`), so the block RAM needs no bypass logic behind its address.
+        rp = buffer.read_port()
 
         # Positions count bytes since reset, with one bit more than the address so that a full
         # buffer (wr - start == depth) differs from an empty one.
@@ -154,24 +156,18 @@ class Deframer(wiring.Component):
         with m.If(take):
             m.d.sync += wr.eq(wr + 1)
 
-        # The read port has a cycle of latency, so it is addressed with the position `ptr` takes
-        # next: `rp.data` is always the byte at `ptr`.
+        # The read port is addressed by the register `ptr` itself, so no decision (nor the
+        # controller's readiness) sits in front of the block RAM's address. Its data is the byte
+        # at `ptr` once `ptr` has stayed put for a cycle (`settled`): two cycles a byte, for the
+        # parser and the release alike, far quicker than a UART line.
         advance, jump = Signal(), Signal()
-        target, ptr_next = Signal.like(ptr), Signal.like(ptr)
-        m.d.comb += [
-            ptr_next.eq(Mux(jump, target, ptr + advance)),
-            rp.addr.eq(ptr_next[:abits]),
-        ]
-        m.d.sync += ptr.eq(ptr_next)
-        read, avail = rp.data, Signal()
-        m.d.comb += avail.eq(ptr != wr)
-        # The parser decides on a registered copy of the byte at `ptr` (`byte`, `here`), which
-        # holds once `ptr` has stayed put for a cycle (`settled`): two cycles a byte, far more
-        # than a UART needs, and no path from the block RAM's output through the parser's
-        # decisions back into its address. Releasing a frame reads `read` directly, a byte a
-        # cycle.
-        byte, here, settled = Signal(8), Signal(), Signal()
-        m.d.sync += [byte.eq(read), here.eq(avail), settled.eq(~advance & ~jump)]
+        target = Signal.like(ptr)
+        m.d.comb += rp.addr.eq(ptr[:abits])
+        m.d.sync += ptr.eq(Mux(jump, target, ptr + advance))
+        byte, here, settled = rp.data, Signal(), Signal()
+        # `here`: the byte at `ptr` had arrived when the data now on the port was read. A byte
+        # written in the very cycle it is read shows up a cycle later, when `here` rises too.
+        m.d.sync += [here.eq(ptr != wr), settled.eq(~advance & ~jump)]
 
         # Cycles since the last byte came in, saturating at idle_timeout.
         idle = Signal(range(self.idle_timeout + 1))
@@ -302,11 +298,11 @@ class Deframer(wiring.Component):
                         m.next = "RELEASE_PAYLOAD"
             with m.State("RELEASE_PAYLOAD"):
                 m.d.comb += [
-                    self.o_frame.valid.eq(1),
-                    beat.data.eq(read),
+                    self.o_frame.valid.eq(settled),
+                    beat.data.eq(byte),
                     beat.last.eq(count == 1),
                 ]
-                with m.If(self.o_frame.ready):
+                with m.If(settled & self.o_frame.ready):
                     m.d.sync += count.eq(count - 1)
                     with m.If(count == 1):
                         # Past the CRC: the next frame may start right after it.
@@ -324,7 +320,8 @@ class Enframer(wiring.Component):
     A controller can thus stream a reply it produces byte by byte, as long as it knows the length
     up front (the header goes out first). It must supply exactly `length` bytes and keep `length`
     within the receiver's MAX_PAYLOAD; nothing here checks either. `o_bytes` comes from a
-    register, one byte per cycle at most, and frames follow each other without a gap.
+    register, one byte every two cycles at most (far quicker than a UART line), and frames follow
+    each other without a gap.
     """
 
     i_header: In(stream.Signature(FrameHeader))
@@ -338,9 +335,10 @@ class Enframer(wiring.Component):
         crc = Signal(16)
         count = Signal(16)  # payload bytes still to send
 
-        # `load` puts `byte` into the output register, which is free when empty or being taken.
+        # `load` puts `byte` into the output register once it is empty. Not also "being taken":
+        # then the UART's readiness would reach through here into the controller in one cycle.
         room, load, byte, covered = Signal(), Signal(), Signal(8), Signal()
-        m.d.comb += room.eq(~out.valid | out.ready)
+        m.d.comb += room.eq(~out.valid)
         with m.If(out.ready):
             m.d.sync += out.valid.eq(0)
         with m.If(load):

@@ -68,7 +68,6 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.hdl import ResetInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from . import layout
@@ -76,6 +75,7 @@ from .engine import struct
 from .framing import FrameBeat, FrameError, FrameHeader
 from .params import EngineParams
 from .protocol import MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, Command, ErrorCode
+from .ram import ram
 
 __all__ = ["LinkController", "word_bytes", "event_bytes", "info_payload"]
 
@@ -177,7 +177,8 @@ class LinkController(wiring.Component):
         )
 
         # --- reply buffer ------------------------------------------------------------------------
-        m.submodules.reply = reply = Memory(shape=8, depth=self.max_payload, init=[])
+        # A reply is either being built (written) or being sent (read), never both.
+        m.submodules.reply = reply = ram(shape=8, depth=self.max_payload)
         wp, rp = reply.write_port(), reply.read_port()
         widx = Signal(range(self.max_payload + 1))  # bytes written so far: the reply's length
         m.d.comb += wp.addr.eq(widx)

@@ -7,8 +7,9 @@ single port costs it nothing. `WeightMemory` is the portable one, an `amaranth.l
 
 from amaranth import Module
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .ram import ram
 
 __all__ = ["WeightStoreSignature", "WeightMemory"]
 
@@ -35,7 +36,8 @@ class WeightMemory(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.memory = memory = Memory(shape=self.width, depth=self.depth, init=self.init)
+        # A write's read-back in the same cycle is never used (see the signature).
+        m.submodules.memory = memory = ram(shape=self.width, depth=self.depth, init=self.init)
         write, read = memory.write_port(), memory.read_port()
         m.d.comb += [
             write.addr.eq(self.addr),

@@ -306,15 +306,19 @@ def cmd_run(args):
     program = load_program(args.program)
     spikes = _load_spikes(args.input)
     if args.board == "sim" or args.board.startswith("sim:"):
-        transport = _simulated_board(args.board, program, args.lanes, args.baud)
+        from sim.verilator_board import DEFAULT_BAUD
+
+        baud = args.baud or DEFAULT_BAUD
+        transport = _simulated_board(args.board, program, args.lanes, baud)
         link = Link(transport, clock=transport.clock)
     elif args.board.startswith("serial:"):
         from .serial_transport import SerialTransport
 
-        link = Link(SerialTransport(args.board.removeprefix("serial:"), args.baud or 115200))
+        baud = args.baud or 115200
+        link = Link(SerialTransport(args.board.removeprefix("serial:"), baud))
     else:
         raise InputError(f"--board {args.board!r} is not 'sim', 'sim:BOARD' or 'serial:PORT'")
-    device = Device(link, timeout_s=args.timeout)
+    device = Device(link, timeout_s=args.timeout, baud=baud)
     device.load(program, readout_only=args.readout_only)
     try:
         result = device.run(program, spikes, progress=True)
@@ -381,16 +385,94 @@ def cmd_flash(args):
         raise InputError(str(error)) from None
 
 
+def _neuron_choice(text: str) -> dict[str, list[int]]:
+    """`layer:i,j;layer2:k` -> {"layer": [i, j], "layer2": [k]}."""
+    chosen = {}
+    for part in filter(None, text.split(";")):
+        name, _, indices = part.partition(":")
+        try:
+            chosen[name] = [int(i) for i in indices.split(",") if i]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected LAYER:I,J[;LAYER:K], got {text!r}"
+            ) from None
+        if not name or not chosen[name]:
+            raise argparse.ArgumentTypeError(f"expected LAYER:I,J[;LAYER:K], got {text!r}")
+    return chosen
+
+
+def cmd_report(args):
+    from .program import load_program
+    from .result import load_result
+    from .run_report import format_report, make_report, write_report
+
+    program = load_program(args.program)
+    result = load_result(args.result)
+    spec = _board_spec(args.board)
+    build = None
+    if args.build:
+        path = Path(args.build)
+        path = path / "report.json" if path.is_dir() else path
+        try:
+            build = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"build report {path} does not exist") from None
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path} is not a build report: {error}") from None
+    spikes = _load_spikes(args.input) if args.input else None
+    labels = _load_spikes(args.labels) if args.labels else None
+    layers = {layer.name for layer in program.layers}
+    for name in args.neurons or {}:
+        if name not in layers:
+            raise InputError(f"--neurons names layer {name!r}; the Program has {sorted(layers)}")
+    report = make_report(program, result, spec, build=build, input_spikes=spikes, labels=labels)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(args.result).with_suffix("").parent / (Path(args.result).stem + "_report")
+    )
+    paths = write_report(
+        report, program, result, out, input_spikes=spikes, sample=args.sample, neurons=args.neurons
+    )
+    print(format_report(report))
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+
+
+def simulated_board_runner(board: str, progress: bool = True):
+    """A `(program, spikes) -> Result` function running on the simulated `board` (`sim` or
+    `sim:BOARD`), UART included, at 3 Mbaud: what `spikeloom run --board` does."""
+    from sim.verilator_board import DEFAULT_BAUD
+
+    from .device import Device
+    from .link import Link
+
+    def run(program, spikes):
+        with _simulated_board(board, program, 16, DEFAULT_BAUD) as transport:
+            device = Device(Link(transport, clock=transport.clock), baud=DEFAULT_BAUD)
+            device.load(program, verify=False)
+            return device.run(program, spikes, progress=progress)
+
+    return run
+
+
 def cmd_demo(args):
     from .demo import run_demo
 
-    hw_runner = None if args.backend == "golden" else backend_runner(args.backend, args.lanes)
+    if args.backend is not None:
+        hw_backend, board = args.backend, None
+        hw_runner = None if args.backend == "golden" else backend_runner(args.backend, args.lanes)
+    else:
+        hw_backend, board = f"simulated board ({args.board})", args.board
+        if not args.board.startswith("sim:"):
+            raise InputError(f"--board {args.board!r}: the demo runs on 'sim:BOARD'")
+        hw_runner = simulated_board_runner(args.board, progress=not args.quiet)
     run_demo(
         Path(args.out),
         epochs=args.epochs,
         quiet=args.quiet,
-        hw_backend=args.backend,
+        hw_backend=hw_backend,
         hw_runner=hw_runner,
+        board_spec=_board_spec(board.removeprefix("sim:")) if board else None,
     )
 
 
@@ -499,17 +581,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bitstream", help="bitstream file (default: the one in --dir)")
     p.set_defaults(func=cmd_flash)
 
+    p = sub.add_parser(
+        "report", help="latency, energy and workload metrics of a run: JSON, Markdown, plots"
+    )
+    p.add_argument("result", help="result .npz of `spikeloom run` (or `sim` on hardware)")
+    p.add_argument("--program", required=True, help="the Program the result ran")
+    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f: energy and clock")
+    p.add_argument("--build", help="build folder or report.json of `spikeloom build`: its clock")
+    p.add_argument("--input", help="the run's input spikes .npy: traces and hidden layers")
+    p.add_argument("--labels", help="labels .npy: accuracy")
+    p.add_argument("--sample", type=int, default=0, help="sample shown in the plots")
+    p.add_argument(
+        "--neurons",
+        type=_neuron_choice,
+        default=None,
+        help="membrane traces to plot, LAYER:I,J[;LAYER:K] (default: the liveliest)",
+    )
+    p.add_argument("--out", help="report folder (default: next to RESULT, NAME_report)")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("demo", help="train, compile and evaluate the default digits model")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--quiet", action="store_true")
     p.add_argument(
-        "--backend",
-        default="verilator",
-        choices=BACKENDS,
-        help="hardware backend to run the Program on (golden: none)",
+        "--board",
+        default="sim:icebreaker",
+        help="simulated board the Program runs on, UART included (sim:icebreaker, sim:ulx3s-85f)",
     )
-    p.add_argument("--lanes", type=int, default=16)
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help="run on this engine backend instead of a board (golden: none); no latency then",
+    )
+    p.add_argument("--lanes", type=int, default=16, help="engine lanes for --backend")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -1,9 +1,11 @@
 """`make demo`: train the default binary-weight spiking MLP on digits, compile, evaluate.
 
-The Program runs on the golden model and, when a hardware backend is given (the CLI passes the
-Verilator simulation of the engine), on that backend too, which must agree bit for bit.
-Writes `checkpoint.pt`, `program/` and `summary.json` under the output folder and prints a
-table. Fields nothing has measured yet stay null.
+The Program runs on the golden model and, when a hardware runner is given, on that too, which
+must agree bit for bit. The CLI passes the simulated iCEBreaker (its engine and UART under
+Verilator, at its clock and 3 Mbaud), so the demo also reports the compute latency and the
+energy estimate there, and writes `spikeloom report`'s files into `report/`. Writes
+`checkpoint.pt`, `program/` and `summary.json` under the output folder and prints a table.
+Fields nothing measured stay null (an engine backend without a board has no latency).
 """
 
 import json
@@ -17,10 +19,12 @@ from models.mlp import MLPConfig
 from models.train import TrainConfig, save_checkpoint, train
 
 from .compile import compile_model
+from .encode import encode
 from .evaluate import Runner, evaluate_program, evaluate_target
 from .program import save_program
 from .report import describe_program
 from .result import Result
+from .run_report import make_report, write_report
 from .table import format_table
 
 __all__ = ["DEMO_MODEL", "run_demo", "same_outputs"]
@@ -44,7 +48,11 @@ def run_demo(
     quiet: bool = False,
     hw_backend: str | None = None,
     hw_runner: Runner | None = None,
+    board_spec=None,
 ) -> dict:
+    """Train, compile, evaluate; with `hw_runner`, run the test set on it too. With
+    `board_spec` (the board `hw_runner` simulates), also report latency and energy there and
+    write `report/` (`spikeloom report`)."""
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     train_config = TrainConfig(dataset="digits", epochs=epochs, seed=0)
@@ -58,6 +66,7 @@ def run_demo(
     float_acc = evaluate_target(model, x, y).accuracy
     golden = evaluate_program(program, x, y)
     hw = {"hw_backend": None, "hw_accuracy": None, "bit_exact": None, "cycles_per_inference": None}
+    costs = {"board": None, "clock_mhz": None, "latency_us": None, "energy_nj": None}
     if hw_runner is not None:
         start = time.perf_counter()
         run = evaluate_program(program, x, y, hw_runner, hw_backend)
@@ -66,16 +75,17 @@ def run_demo(
             "hw_backend": hw_backend,
             "hw_accuracy": run.accuracy,
             "bit_exact": same_outputs(golden.result, run.result),
-            "cycles_per_inference": float(run.result.cycles.mean()),
+            "cycles_per_inference": _compute_cycles(run.result),
         }
+        if board_spec is not None:
+            costs = _board_costs(program, run.result, board_spec, encode(program, x), y, out)
 
     summary = {
         "dataset": "digits",
         "float_accuracy": float_acc,
         "golden_accuracy": golden.accuracy,
         **hw,
-        "latency_us": None,
-        "energy_nj": None,
+        **costs,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -88,8 +98,37 @@ def run_demo(
     if hw_runner is not None:
         rows.append([f"{hw_backend} time (s)", f"{hw_seconds:.1f}"])
     print(format_table(["metric", "value"], rows, "spikeloom demo (digits)"))
-    print(f"\nwrote {out / 'summary.json'}, {out / 'program'}, {out / 'checkpoint.pt'}")
+    written = [out / "summary.json", out / "program", out / "checkpoint.pt"]
+    if costs["board"] is not None:
+        written.append(out / "report")
+    print(f"\nwrote {', '.join(str(path) for path in written)}")
     return summary
+
+
+def _compute_cycles(result: Result) -> float:
+    """Cycles the engine's layers were busy per inference. A board's `cycles` counter also
+    counts the waits for later timesteps' input, which the link paces."""
+    if "layer_cycles" in result.counters:
+        return float(result.counters["layer_cycles"].sum(axis=1).mean())
+    return float(result.cycles.mean())
+
+
+def _board_costs(program, result: Result, board_spec, spikes, labels, out: Path) -> dict:
+    """Latency and energy of the board run, from `spikeloom report`'s model; the report's
+    files go to `out/report`."""
+    report = make_report(program, result, board_spec, input_spikes=spikes, labels=labels)
+    write_report(report, program, result, out / "report", input_spikes=spikes)
+    latency, fpga = report["latency"], report["energy"]["fpga"]
+    link = latency["link"] or {}
+    return {
+        "board": board_spec.name,
+        "clock_mhz": latency["clock_mhz"],
+        # The layers' busy cycles at the board's clock, and the energy estimate for them.
+        "latency_us": latency["compute_us"],
+        "energy_nj": fpga["compute_nj"],
+        # With the link in the loop (3 Mbaud UART), measured in simulated time.
+        "link_us_per_inference": link.get("sample_us"),
+    }
 
 
 def same_outputs(a: Result, b: Result) -> bool:

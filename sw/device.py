@@ -7,6 +7,7 @@ that breaks off raises `RunError` carrying the results of every sample that comp
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 from tqdm import tqdm
 
 from hw import layout
@@ -55,8 +56,9 @@ def _u32s(payload: bytes, count: int, what: str) -> list[int]:
 class Device:
     """A board behind `link`. Call `info()` once (it learns the engine's size), then `load`."""
 
-    def __init__(self, link: Link, timeout_s: float = 1.0):
-        self.link, self.timeout_s = link, timeout_s
+    def __init__(self, link: Link, timeout_s: float = 1.0, baud: int | None = None):
+        """`baud`: the line's rate, recorded in results so that reports can time the link."""
+        self.link, self.timeout_s, self.baud = link, timeout_s, baud
         self._info: BoardInfo | None = None
         self.readout_only = False
 
@@ -123,6 +125,8 @@ class Device:
         event_bytes = -(-sum(width for _, width, _ in fields_out) // 8)
         decoder = OutputDecoder(program, params, self.readout_only)
         cycles, counters = [], {name: [] for name in COUNTERS}
+        link_bytes = []  # (sent, received) per completed sample
+        seconds = []  # per completed sample, by the link's clock
 
         def collect() -> bool:
             """Feed one RESULTS reply to the decoder; True when it ended the sample."""
@@ -142,6 +146,8 @@ class Device:
             self.request(Command.RESET)
             for _ in tqdm(range(len(spikes)), desc="board", unit="sample", disable=not progress):
                 index = len(cycles)
+                sent, received = self.link.bytes_sent, self.link.bytes_received
+                started = self.link.clock()
                 done = False
                 for step in spikes[index]:
                     while True:
@@ -156,6 +162,10 @@ class Device:
                 while not done:
                     done = collect()
                 total, per_layer = self.counters()
+                link_bytes.append(
+                    (self.link.bytes_sent - sent, self.link.bytes_received - received)
+                )
+                seconds.append(self.link.clock() - started)
                 cycles.append(total)
                 for name in COUNTERS:
                     counters[name].append(per_layer[name])
@@ -163,6 +173,13 @@ class Device:
             del decoder.samples[len(cycles) :]  # a sample counts once its counters are in
             raise RunError(
                 f"{error}; samples completed: {len(cycles)} of {len(spikes)}",
-                decoder.result(cycles, counters),
+                self._result(decoder, cycles, counters, link_bytes, seconds),
             ) from None
-        return decoder.result(cycles, counters)
+        return self._result(decoder, cycles, counters, link_bytes, seconds)
+
+    def _result(self, decoder, cycles, counters, link_bytes, seconds) -> Result:
+        result = decoder.result(cycles, counters)
+        result.clock_hz, result.baud = self.info().clock_hz, self.baud
+        result.link_bytes = np.asarray(link_bytes, np.int64).reshape(len(link_bytes), 2)
+        result.seconds = np.asarray(seconds, np.float64)
+        return result

@@ -128,6 +128,7 @@ class OutputDecoder:
             },
             cycles=np.asarray(cycles, np.int64),
             lanes=self.params.lanes,
+            params=self.params.as_dict(),
             counters={
                 name: np.asarray(values, np.int64).reshape(len(values), -1)[
                     :, : len(self.program.layers)

@@ -1,10 +1,14 @@
 """What a backend returns for a batch of samples, and its `.npz` form (DESIGN.md section 3)."""
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Result"]
+from .errors import InputError
+
+__all__ = ["Result", "load_result"]
 
 
 @dataclass
@@ -20,6 +24,16 @@ class Result:
     counters: dict[str, np.ndarray] = field(default_factory=dict)
     #: Waveform file the run wrote, if asked to.
     waves: str | None = None
+    #: The engine's `EngineParams.as_dict()` (None for the golden model).
+    params: dict | None = None
+    #: A board's run: its clock, its line rate and the bytes each sample took on the link,
+    #: int64 [samples, 2] (sent, received). None where no link was in the loop.
+    clock_hz: int | None = None
+    baud: int | None = None
+    link_bytes: np.ndarray | None = None
+    #: Each sample's time from its first input to its counters, by the link's clock: wall time
+    #: on a real board, simulated time on the simulated one.
+    seconds: np.ndarray | None = None
 
     @property
     def predictions(self) -> np.ndarray:
@@ -32,4 +46,40 @@ class Result:
         if self.lanes is not None:
             arrays["lanes"] = np.int64(self.lanes)
         arrays.update({f"counters.{name}": value for name, value in self.counters.items()})
+        if self.params is not None:
+            arrays["params"] = np.array(json.dumps(self.params))
+        for name in ("clock_hz", "baud"):
+            if getattr(self, name) is not None:
+                arrays[name] = np.int64(getattr(self, name))
+        for name in ("link_bytes", "seconds"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         np.savez_compressed(path, **arrays)
+
+
+def load_result(path) -> Result:
+    """A result file written by `Result.save` (`spikeloom sim` and `run` write them)."""
+    path = Path(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"result file {path} does not exist") from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path} is not a result file: {error}") from None
+    with npz:
+        if "readout" not in npz or "cycles" not in npz:
+            raise InputError(f"{path} is not a result file: it has no readout or cycles")
+        keys = list(npz.keys())
+        scalar = {name: int(npz[name]) for name in ("lanes", "clock_hz", "baud") if name in keys}
+        return Result(
+            readout=npz["readout"],
+            spikes={k.removesuffix(".spikes"): npz[k] for k in keys if k.endswith(".spikes")},
+            cycles=npz["cycles"],
+            counters={
+                k.removeprefix("counters."): npz[k] for k in keys if k.startswith("counters.")
+            },
+            params=json.loads(str(npz["params"])) if "params" in keys else None,
+            link_bytes=npz["link_bytes"] if "link_bytes" in keys else None,
+            seconds=npz["seconds"] if "seconds" in keys else None,
+            **scalar,
+        )

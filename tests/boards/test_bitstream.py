@@ -18,6 +18,6 @@ def test_icebreaker_bitstream_builds(tmp_path, capsys):
     assert 0 < report["luts"] <= report["luts_total"] == 5280
     assert 0 < report["brams"] <= report["brams_total"] == 30
     assert report["spram"] >= 1
-    assert report["clock_mhz"] == 18.0
+    assert report["clock_mhz"] == 24.0
     assert report["timing_met"] and report["fmax_mhz"] >= report["clock_mhz"]
     assert "Fmax" in (out / "report.txt").read_text()

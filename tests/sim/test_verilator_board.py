@@ -210,7 +210,7 @@ def test_a_waveform_needs_a_known_format(tmp_path):
 
 def test_the_icebreaker_engine_as_built_runs_like_the_golden_model(tmp_path):
     """`spikeloom run --board sim:icebreaker`: the iCEBreaker's exact engine (16 lanes, one
-    pipelined LIF unit, 18 MHz, 3 Mbaud), UART included, on Programs that fit it."""
+    pipelined LIF unit, 24 MHz, 3 Mbaud), UART included, on Programs that fit it."""
     from boards import board_spec
     from sw.cli import main
     from sw.fit import check_fits
