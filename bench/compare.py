@@ -50,7 +50,7 @@ from sw.golden import run_golden
 from sw.link import Link
 from sw.random_program import mnist_shaped_program
 from sw.run_report import make_report
-from sw.table import format_table
+from sw.table import format_table, markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -629,20 +629,15 @@ def notes(measured: list[dict], quoted: list[dict], args) -> list[str]:
 
 
 def markdown(result: dict) -> str:
-    def md_table(headers, rows):
-        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
-        return "\n".join(lines)
-
     lines = [
         "<!-- written by bench/compare.py; run it again to refresh -->",
-        md_table(HEADERS, result["table"]),
+        markdown_table(HEADERS, result["table"]),
         "",
-        md_table(DETAIL_HEADERS, result["details"]),
+        markdown_table(DETAIL_HEADERS, result["details"]),
         "",
         "Targets:",
         "",
-        md_table(TARGET_HEADERS, result["target_table"]),
+        markdown_table(TARGET_HEADERS, result["target_table"]),
         "",
         "Notes:",
         "",

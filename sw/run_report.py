@@ -29,7 +29,7 @@ from .errors import InputError
 from .golden import check_spikes, run_golden
 from .program import Program
 from .result import Result
-from .table import format_table
+from .table import format_table, markdown_table
 
 __all__ = ["make_report", "write_report", "format_report"]
 
@@ -293,12 +293,6 @@ def _number(value, digits: int = 1) -> str:
     return f"{value:,}"
 
 
-def _md_table(headers: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _sections(report: dict) -> list[tuple[str, list[str], list[list]]]:
     """(title, headers, rows) of every table, shared by the Markdown and the terminal text."""
     sections = []
@@ -460,7 +454,7 @@ def format_report(report: dict) -> str:
 def _markdown(report: dict, files: dict[str, str]) -> str:
     lines = [f"# spikeloom run report: {report['board']}", ""]
     for title, headers, rows in _sections(report):
-        lines += [f"## {title}", "", _md_table(headers, rows), ""]
+        lines += [f"## {title}", "", markdown_table(headers, rows), ""]
     if report["notes"]:
         lines += ["## Notes", ""] + [f"- {note}" for note in report["notes"]] + [""]
     captions = {

@@ -1,6 +1,6 @@
-"""Plain-text tables for terminal reports."""
+"""Tables for reports: plain text for terminals, Markdown for files."""
 
-__all__ = ["format_table"]
+__all__ = ["format_table", "markdown_table"]
 
 
 def _cell(value) -> str:
@@ -30,3 +30,10 @@ def format_table(headers: list[str], rows: list[list], title: str | None = None)
     out += [line(headers), line(["-" * w for w in widths])]
     out += [line(row) for row in cells]
     return "\n".join(out)
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table; cells are written as given (`|` in a cell becomes `/`)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
