@@ -9,7 +9,8 @@ simulated.
 Pins are passed in (`rx`, `tx` ports), never requested from a platform, so a board file in
 `boards/` only wires them to its UART pins. `Board(..., uart=False)` leaves the UART out and
 exposes the byte streams (`i_bytes` from the host, `o_bytes` to it) instead: a simulation then
-moves a byte per cycle rather than one per `10 * divisor` cycles, with the same logic behind.
+moves a byte every two cycles (the framing's pace) rather than one per `10 * divisor` cycles,
+with the same logic behind.
 """
 
 from amaranth import Module
