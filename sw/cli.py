@@ -426,11 +426,8 @@ def cmd_report(args):
         if name not in layers:
             raise InputError(f"--neurons names layer {name!r}; the Program has {sorted(layers)}")
     report = make_report(program, result, spec, build=build, input_spikes=spikes, labels=labels)
-    out = (
-        Path(args.out)
-        if args.out
-        else Path(args.result).with_suffix("").parent / (Path(args.result).stem + "_report")
-    )
+    result_path = Path(args.result)
+    out = Path(args.out) if args.out else result_path.with_name(result_path.stem + "_report")
     paths = write_report(
         report, program, result, out, input_spikes=spikes, sample=args.sample, neurons=args.neurons
     )
