@@ -41,6 +41,7 @@ __all__ = [
     "board_coefficients",
     "activity",
     "fpga_energy",
+    "energy_table",
     "format_energy",
 ]
 
@@ -362,11 +363,12 @@ def fpga_energy(activity: dict, coefficients: dict, clock_hz: float) -> dict:
     }
 
 
-def format_energy(energy: dict) -> str:
-    """A text table of `fpga_energy`'s or `literature_energy`'s result."""
+def energy_table(energy: dict) -> tuple[str, list[str], list[list]]:
+    """`(title, headers, rows)` of `fpga_energy`'s or `literature_energy`'s result, in nJ per
+    sample: what `format_energy` prints and the run report writes."""
     if energy.get("kind") == "estimate":
         headers = ["part", *COMPONENTS, "total"]
-        parts = {**energy["layers"], "(other)": energy["other"], "total": energy["total"]}
+        parts = {**energy["layers"], "outside layers": energy["other"], "total": energy["total"]}
         rows = [
             [name, *(part[key] for key in (*COMPONENTS, "total"))] for name, part in parts.items()
         ]
@@ -374,7 +376,7 @@ def format_energy(energy: dict) -> str:
             f"FPGA energy estimate, nJ per sample ({energy['time_us']:.1f} us at "
             f"{energy['clock_hz'] / 1e6:g} MHz)"
         )
-        return format_table(headers, rows, title)
+        return title, headers, rows
     headers = ["layer", "SNN effective", "SNN dense", "ANN"]
     parts = {**energy["layers"], "total": energy["total"]}
     rows = [[name, p["snn_effective"], p["snn_dense"], p["ann"]] for name, p in parts.items()]
@@ -382,4 +384,10 @@ def format_energy(energy: dict) -> str:
         f"Literature convention, nJ per sample (E_AC {energy['e_ac_pj']} pJ, "
         f"E_MAC {energy['e_mac_pj']} pJ)"
     )
+    return title, headers, rows
+
+
+def format_energy(energy: dict) -> str:
+    """A text table of `fpga_energy`'s or `literature_energy`'s result."""
+    title, headers, rows = energy_table(energy)
     return format_table(headers, rows, title)

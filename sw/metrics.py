@@ -41,6 +41,7 @@ __all__ = [
     "footprint",
     "connection_sparsity",
     "workload_metrics",
+    "metrics_table",
     "format_metrics",
 ]
 
@@ -177,17 +178,21 @@ def workload_metrics(program: Program, result: Result, input_spikes=None) -> dic
     }
 
 
-def format_metrics(metrics: dict) -> str:
-    """The per-layer metrics of `workload_metrics` as a text table."""
+def metrics_table(metrics: dict) -> tuple[str, list[str], list[list]]:
+    """`(title, headers, rows)` of `workload_metrics`' per-layer figures: what
+    `format_metrics` prints and the run report writes."""
     rows = []
     if metrics["input"] is not None:
         host = metrics["input"]
-        rows.append(["(input)", None, host["events"], host["activation_sparsity"]] + [None] * 5)
-    for name, m in metrics["layers"].items():
+        rows.append(
+            ["(input)", None, None, host["events"], host["activation_sparsity"]] + [None] * 5
+        )
+    for name, m in [*metrics["layers"].items(), ("total", metrics["total"])]:
         rows.append(
             [
                 name,
-                f"{m['inputs']}x{m['outputs']}",
+                f"{m['inputs']}x{m['outputs']}" if "inputs" in m else None,
+                m.get("input_events"),
                 m["output_events"],
                 m["activation_sparsity"],
                 m["synops_dense"],
@@ -197,24 +202,11 @@ def format_metrics(metrics: dict) -> str:
                 m["footprint_bytes"]["total"],
             ]
         )
-    t = metrics["total"]
-    rows.append(
-        [
-            "total",
-            None,
-            t["output_events"],
-            t["activation_sparsity"],
-            t["synops_dense"],
-            t["synops_effective"],
-            t["ann_macs"],
-            t["connection_sparsity"],
-            t["footprint_bytes"]["total"],
-        ]
-    )
     headers = [
         "layer",
         "shape",
-        "events",
+        "events in",
+        "events out",
         "act. sparsity",
         "synops dense",
         "synops eff.",
@@ -223,6 +215,12 @@ def format_metrics(metrics: dict) -> str:
         "bytes",
     ]
     title = f"Workload per sample (mean of {metrics['samples']}, T={metrics['timesteps']})"
+    return title, headers, rows
+
+
+def format_metrics(metrics: dict) -> str:
+    """The per-layer metrics of `workload_metrics` as a text table."""
+    title, headers, rows = metrics_table(metrics)
     return format_table(headers, rows, title)
 
 

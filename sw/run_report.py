@@ -363,84 +363,11 @@ def _sections(report: dict) -> list[tuple[str, list[str], list[list]]]:
                 ]
             sections.append(("Link and compute", ["quantity", "value"], rows))
     if fpga is not None:
-        components = list(energy.COMPONENTS)
-        rows = [
-            [name, *(f"{parts[c]:,.1f}" for c in components), f"{parts['total']:,.1f}"]
-            for name, parts in {**fpga["layers"], "outside layers": fpga["other"]}.items()
-        ]
-        rows.append(
-            [
-                "total",
-                *(f"{fpga['total'][c]:,.1f}" for c in components),
-                f"{fpga['total']['total']:,.1f}",
-            ]
-        )
-        sections.append(
-            (
-                "FPGA energy per sample, estimate (nJ; docs/energy.md gives every coefficient)",
-                ["layer", *components, "total"],
-                rows,
-            )
-        )
-    lit = report["energy"]["literature"]
-    rows = [
-        [name, _number(e["snn_effective"], 2), _number(e["snn_dense"], 2), _number(e["ann"], 2)]
-        for name, e in lit["layers"].items()
-    ]
-    sections.append(
-        (
-            f"Literature convention (nJ; E_AC {lit['e_ac_pj']} pJ, E_MAC {lit['e_mac_pj']} pJ)",
-            ["layer", "SNN, effective SynOps", "SNN, dense SynOps", "ANN MACs"],
-            rows,
-        )
-    )
-    workload = report["metrics"]
-    rows = []
-    if workload["input"] is not None:
-        rows.append(
-            [
-                "input",
-                "-",
-                _number(workload["input"]["events"]),
-                "-",
-                "-",
-                "-",
-                f"{workload['input']['activation_sparsity']:.3f}",
-                "-",
-                "-",
-            ]
-        )
-    for name, e in workload["layers"].items():
-        rows.append(
-            [
-                name,
-                f"{e['inputs']}x{e['outputs']}",
-                _number(e["input_events"]),
-                _number(e["output_events"]),
-                _number(e["synops_effective"]),
-                _number(e["synops_dense"]),
-                "-" if e["activation_sparsity"] is None else f"{e['activation_sparsity']:.3f}",
-                f"{e['connection_sparsity']:.3f}",
-                _number(e["footprint_bytes"]["total"]),
-            ]
-        )
-    sections.append(
-        (
-            "Workload (per sample, NeuroBench conventions)",
-            [
-                "layer",
-                "shape",
-                "events in",
-                "spikes out",
-                "SynOps eff.",
-                "SynOps dense",
-                "act. sparsity",
-                "conn. sparsity",
-                "footprint B",
-            ],
-            rows,
-        )
-    )
+        title, headers, rows = energy.energy_table(fpga)
+        sections.append((f"{title}; docs/energy.md gives every coefficient", headers, rows))
+    sections.append(energy.energy_table(report["energy"]["literature"]))
+    title, headers, rows = metrics.metrics_table(report["metrics"])
+    sections.append((f"{title}, NeuroBench conventions", headers, rows))
     return sections
 
 

@@ -33,7 +33,8 @@ def format_table(headers: list[str], rows: list[list], title: str | None = None)
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:
-    """A Markdown table; cells are written as given (`|` in a cell becomes `/`)."""
+    """A Markdown table; numbers and None are written as `format_table` writes them, `|` in a
+    cell becomes `/`."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(c).replace("|", "/") for c in row) + " |" for row in rows]
     return "\n".join(lines)
