@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from models.datasets import load_dataset
-from models.mlp import MLPConfig
-from models.train import TrainConfig, train
-from sw.compile import compile_model
-from sw.demo import DEMO_MODEL
-from sw.evaluate import evaluate_program, evaluate_target
-from sw.table import format_table
+from spikeloom.models.datasets import load_dataset
+from spikeloom.models.mlp import MLPConfig
+from spikeloom.models.train import TrainConfig, train
+from spikeloom.sw.compiler.compile import compile_model
+from spikeloom.sw.compiler.evaluate import evaluate_program, evaluate_target
+from spikeloom.sw.demo import DEMO_MODEL
+from spikeloom.sw.reports.table import format_table
 
 CONFIGS = {
     "demo: analog enc, 256 LIF, binary": DEMO_MODEL,

@@ -1,7 +1,7 @@
 """This project beside published SNN and BNN accelerators: one table, measured rows and quoted rows.
 
 Measured rows (kind `measured`) are this project's engines run here, on the simulated boards:
-each board's full top level (engine, link, UART) under Verilator (`sim.verilator_board`), with
+each board's full top level (engine, link, UART) under Verilator (`sim.verilator_transport`), with
 the engine, clock and PLL of `boards.board_spec(name)` (what `spikeloom run --board
 sim:BOARD` runs), at 3 Mbaud. The host's own `Device` and `Link` load each Program (readout
 only, no read-back) and stream the samples; every byte crosses the UART bit by bit, so the time
@@ -40,17 +40,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from boards import BOARDS, board_spec
-from hw.uart import divisor_for
-from sim.verilator_board import VerilatorBoard
-from sw.device import Device
-from sw.fit import check_fits
-from sw.golden import run_golden
-from sw.link import Link
-from sw.random_program import mnist_shaped_program
-from sw.run_report import make_report
-from sw.table import format_table, markdown_table
+from spikeloom.boards import BOARDS, board_spec
+from spikeloom.hw.uart import divisor_for
+from spikeloom.sim.verilator_transport import VerilatorTransport
+from spikeloom.sw.compiler.fit import check_fits
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import mnist_shaped_program
+from spikeloom.sw.reports.run_report import make_report
+from spikeloom.sw.reports.table import format_table, markdown_table
+from spikeloom.sw.runtime.device import Device
+from spikeloom.sw.runtime.link import Link
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -292,9 +291,9 @@ def workloads(args) -> list[dict]:
     if not (Path(args.demo) / "program.yaml").is_file():
         print(f"{_rel(Path(args.demo))} is missing: run `make demo` first (digits row skipped)")
         return out
-    from models.datasets import load_dataset
-    from sw.encode import encode
-    from sw.program import load_program
+    from spikeloom.models.datasets import load_dataset
+    from spikeloom.sw.compiler.encode import encode
+    from spikeloom.sw.compiler.program import load_program
 
     program = load_program(args.demo)
     x, y = load_dataset("digits", "test")
@@ -322,7 +321,7 @@ def measure_board(name: str, loads: list[dict], args, make_report) -> list[dict]
     rows = []
     started = time.perf_counter()
     print(f"{name}: building or loading the Verilator board ({spec.params.lanes} lanes) ...")
-    with VerilatorBoard(spec.params, clock_hz=clock_hz, divisor=divisor) as board:
+    with VerilatorTransport(spec.params, clock_hz=clock_hz, divisor=divisor) as board:
         print(f"{name}: ready in {time.perf_counter() - started:.1f} s")
         device = Device(Link(board, clock=board.clock), timeout_s=1.0, baud=BAUD)
         for load in loads:

@@ -13,12 +13,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from sw.cli import backend_runner
-from sw.demo import same_outputs
-from sw.golden import run_golden
-from sw.random_program import mnist_shaped_program, random_spikes
-from sw.table import format_table
+from spikeloom.sim.registry import backend_runner
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import mnist_shaped_program, random_spikes
+from spikeloom.sw.reports.table import format_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
 
@@ -30,7 +28,7 @@ def utilization(program, result) -> np.ndarray:
 
 
 def exact(program, spikes, result) -> bool:
-    return same_outputs(run_golden(program, spikes), result)
+    return run_golden(program, spikes).same_outputs(result)
 
 
 def bench(name, runner, program, spikes) -> dict:
@@ -55,9 +53,9 @@ def bench(name, runner, program, spikes) -> dict:
 
 
 def digits_run(backend: str, lanes: int) -> dict:
-    from models.datasets import load_dataset
-    from sw.encode import encode
-    from sw.program import load_program
+    from spikeloom.models.datasets import load_dataset
+    from spikeloom.sw.compiler.encode import encode
+    from spikeloom.sw.compiler.program import load_program
 
     program = load_program("runs/demo/program")  # trained and compiled by `make demo`
     x, y = load_dataset("digits", "test")

@@ -12,9 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
-from boards import BOARDS, board_spec
-from boards.build import build
-from sw.table import format_table
+from spikeloom.boards import BOARDS, board_spec
+from spikeloom.boards.build import build
+from spikeloom.sw.reports.table import format_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fpga_builds.json"
 TARGET_MHZ = {"icebreaker": 48.0, "ulx3s-85f": 90.0}

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from sw.golden import run_golden
-from sw.program import Program
-from sw.random_program import mnist_shaped_program
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.compiler.random_program import mnist_shaped_program
 
 RESULTS = Path(__file__).resolve().parent / "results" / "golden_throughput.json"
 SHAPE = (784, 256, 10)

@@ -1,6 +1,6 @@
 """Link traffic per inference, and how time splits between the serial link and the engine.
 
-Runs a Program on the Verilator board (`sim.verilator_board`: the board's full top level, UART
+Runs a Program on the Verilator board (`sim.verilator_transport`: the board's full top level, UART
 included, at 3 Mbaud on a 48 MHz clock by default) through the host's own Device and Link, in both
 output modes: every spike reported, and readout only. Every byte goes through the UART bit by bit,
 so the time an inference takes is measured in simulated time, not derived from a byte count: the
@@ -19,18 +19,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from boards import BOARDS, board_spec
-from hw.protocol import Command
-from hw.uart import divisor_for
-from sim.verilator_board import DEFAULT_BAUD, DEFAULT_CLOCK_HZ, VerilatorBoard
-from sw.device import Device
-from sw.encode import encode
-from sw.fit import params_for_program
-from sw.golden import run_golden
-from sw.link import Link
-from sw.program import load_program
-from sw.table import format_table
+from spikeloom.boards import BOARDS, board_spec
+from spikeloom.hw.protocol import Command
+from spikeloom.hw.uart import divisor_for
+from spikeloom.sim.verilator_transport import DEFAULT_BAUD, DEFAULT_CLOCK_HZ, VerilatorTransport
+from spikeloom.sw.compiler.encode import encode
+from spikeloom.sw.compiler.fit import params_for_program
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.program import load_program
+from spikeloom.sw.reports.table import format_table
+from spikeloom.sw.runtime.device import Device
+from spikeloom.sw.runtime.link import Link
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = {"all_spikes": False, "readout_only": True}
@@ -143,7 +142,7 @@ def main():
     parser.add_argument("--out-dir", default=str(RESULTS), help="writes link_<mode>.json here")
     args = parser.parse_args()
 
-    from models.datasets import load_dataset
+    from spikeloom.models.datasets import load_dataset
 
     program = load_program(args.program)
     x, _ = load_dataset("digits", "test")
@@ -158,7 +157,7 @@ def main():
         clock_hz = round(args.clock_mhz * 1e6)
     divisor = divisor_for(clock_hz, args.baud)
     wall = time.perf_counter()
-    with VerilatorBoard(params, clock_hz=clock_hz, divisor=divisor) as board:
+    with VerilatorTransport(params, clock_hz=clock_hz, divisor=divisor) as board:
         device = Device(CountingLink(board, clock=board.clock), timeout_s=1.0)
         built = time.perf_counter() - wall
         for mode, readout_only in MODES.items():

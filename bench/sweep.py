@@ -12,13 +12,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from spikeloom.sim.registry import backend_runner
+from spikeloom.sw.compiler.fit import params_for_program
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import random_program, random_spikes
 from tqdm import tqdm
-
-from sw.cli import backend_runner
-from sw.demo import same_outputs
-from sw.fit import params_for_program
-from sw.golden import run_golden
-from sw.random_program import random_program, random_spikes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"
 #: The envelope every random Program fits (see `random_program`'s arguments below).
@@ -66,7 +64,7 @@ def main():
         params = params_for_program(program, args.lanes, **envelope(args.lanes))
         runner = backend_runner(args.backend, args.lanes, stall=args.stall, progress=False)
         result = runner(program, spikes, seed=seed, params=params)
-        if not same_outputs(run_golden(program, spikes), result):
+        if not run_golden(program, spikes).same_outputs(result):
             mismatches.append(seed)
             tqdm.write(f"MISMATCH: replay with np.random.default_rng({seed})")
     seconds = time.perf_counter() - start

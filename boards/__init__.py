@@ -5,7 +5,7 @@ from importlib import import_module
 __all__ = ["BOARDS", "board_spec"]
 
 #: Board names (as the command line spells them) and the module describing each.
-BOARDS = {"icebreaker": "boards.icebreaker", "ulx3s-85f": "boards.ulx3s_85f"}
+BOARDS = {"icebreaker": "spikeloom.boards.icebreaker", "ulx3s-85f": "spikeloom.boards.ulx3s_85f"}
 
 
 def board_spec(name: str):

@@ -21,10 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-from hw.board import Board
-from hw.uart import divisor_for
-from sw.errors import SpikeloomError
-from sw.table import format_table
+from spikeloom.hw.serial_engine import SerialEngine
+from spikeloom.hw.uart import divisor_for
+from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.reports.table import format_table
 
 from .spec import BoardSpec
 
@@ -154,7 +154,7 @@ def build(
     spec: BoardSpec,
     out: Path,
     *,
-    program=None,
+    images: dict | None = None,
     program_name: str | None = None,
     clock_mhz: float | None = None,
     baud: int = 115_200,
@@ -162,12 +162,11 @@ def build(
 ) -> dict:
     """Build `spec`'s bitstream into `out`; returns the report (also written there).
 
-    `program` (a `sw.program.Program`) is baked into the memories; without it the board starts
-    empty and Programs load over the link. Timing that fails at the requested clock still
-    writes the bitstream and the report, with `timing_met` false.
+    `images` (a Program's memory images for `spec.params`, `hw.layout.memory_images`) are
+    baked into the memories; without them the board starts empty and Programs load over the
+    link. Timing that fails at the requested clock still writes the bitstream and the report,
+    with `timing_met` false.
     """
-    from sw.engine_stream import program_images
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pll = spec.pll((clock_mhz or spec.clock_mhz) * 1e6)
@@ -178,14 +177,13 @@ def build(
         divisor = divisor_for(clock_hz, baud)
     except ValueError as error:
         raise BuildError(f"{baud} baud at {clock_hz / 1e6:g} MHz: {error}") from None
-    if program is not None and not spec.bakes_weights:
+    if images is not None and not spec.bakes_weights:
         raise BuildError(
             f"{spec.title} keeps weights in SPRAM, which a bitstream cannot initialise: build "
             "without --program and load the Program over the link (`spikeloom run` does)"
         )
-    images = program_images(program, spec.params) if program is not None else None
     extra = {"weight_memory": spec.weight_memory} if spec.weight_memory else {}
-    board = Board(
+    board = SerialEngine(
         spec.params, int(clock_hz), divisor, images=images, fifo_depth=spec.fifo_depth, **extra
     )
     top = spec.top(board, pll)

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sw.errors import SpikeloomError
+from spikeloom.sw.errors import SpikeloomError
 
 from .build import NAME
 from .spec import BoardSpec

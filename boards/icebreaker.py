@@ -18,9 +18,8 @@ from functools import partial
 from amaranth import C, Cat, ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth_boards.icebreaker import ICEBreakerPlatform
-
-from hw.params import EngineParams
-from hw.weights import WeightStoreSignature
+from spikeloom.hw.params import EngineParams
+from spikeloom.hw.weights import WeightStoreSignature
 
 from .pll import ice40_pll
 from .spec import BoardSpec

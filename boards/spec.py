@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hw.params import EngineParams
+from spikeloom.hw.params import EngineParams
 
 __all__ = ["BoardSpec"]
 
@@ -14,7 +14,8 @@ class BoardSpec:
 
     `params` is the engine built for it (the host reads the same numbers back over INFO);
     `clock_mhz` the clock the PLL is asked for by default; `platform` makes the amaranth-boards
-    platform and `top` wraps a `hw.board.Board` with the board's clock (PLL) and UART pins.
+    platform and `top` wraps a `hw.serial_engine.SerialEngine` with the board's clock (PLL) and
+    UART pins.
     """
 
     name: str
@@ -28,12 +29,12 @@ class BoardSpec:
     spram_total: int
     platform: Callable
     pll: Callable  # (requested clock in Hz) -> the PLL setting nearest it (has .f_out_hz)
-    top: Callable  # (hw.board.Board, PLL setting) -> the Elaboratable to build
+    top: Callable  # (hw.serial_engine.SerialEngine, PLL setting) -> the Elaboratable to build
     flash_tool: str
     max_baud: int = 3_000_000
     #: Makes the engine's weight store (`hw.weights`); None: block RAM.
     weight_memory: Callable | None = None
     #: Whether a bitstream can carry a Program's weights (SPRAM starts empty).
     bakes_weights: bool = True
-    #: Output events the board buffers for the host (`hw.link.LinkController`).
+    #: Output events the board buffers for the host (`hw.command.CommandProcessor`).
     fifo_depth: int = 512

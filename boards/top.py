@@ -1,4 +1,4 @@
-"""A board's top level: the Board behind the board's PLL and UART pins."""
+"""A board's top level: the SerialEngine behind the board's PLL and UART pins."""
 
 from amaranth import ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
@@ -8,9 +8,9 @@ __all__ = ["BoardTop"]
 
 
 class BoardTop(Elaboratable):
-    """`hw.board.Board` clocked by the board's PLL (set by `pll`), held in reset until the PLL
-    locks, its UART on the platform's `uart` resource. A board file says only how its PLL is
-    made, in `clock`."""
+    """`hw.serial_engine.SerialEngine` clocked by the board's PLL (set by `pll`), held in reset
+    until the PLL locks, its UART on the platform's `uart` resource. A board file says only how
+    its PLL is made, in `clock`."""
 
     def __init__(self, board, pll):
         self.board, self.pll = board, pll

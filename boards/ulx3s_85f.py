@@ -12,8 +12,7 @@ from functools import partial
 from amaranth import Instance
 from amaranth.lib import io
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
-
-from hw.params import EngineParams
+from spikeloom.hw.params import EngineParams
 
 from .pll import ecp5_pll
 from .spec import BoardSpec

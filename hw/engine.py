@@ -28,25 +28,18 @@ waited on `o_events`.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from . import layout
+from .interface import EngineSignature, struct
 from .lanes import AccumulateLanes
 from .lif import LifUnit, NeuronConfig
 from .params import EngineParams
 from .ram import ram
 from .weights import WeightMemory
 
-__all__ = ["Engine", "struct"]
-
-
-def struct(fields) -> data.StructLayout:
-    """A StructLayout from one of `hw.layout`'s field lists."""
-    return data.StructLayout(
-        {name: signed(width) if is_signed else width for name, width, is_signed in fields}
-    )
+__all__ = ["Engine"]
 
 
 def _init(words, depth: int) -> list[int]:
@@ -66,22 +59,7 @@ class Engine(wiring.Component):
         #: Makes the weight store: (width, depth, init) -> a `hw.weights.WeightStoreSignature`
         #: component. A board swaps in its own (the UP5K's SPRAMs).
         self.weight_memory = weight_memory
-        counters = data.ArrayLayout(layout.COUNTER_BITS, params.max_layers)
-        super().__init__(
-            {
-                "i_events": In(stream.Signature(struct(layout.input_fields(params)))),
-                "o_events": Out(stream.Signature(struct(layout.output_fields(params)))),
-                "i_config": In(stream.Signature(struct(layout.write_fields(params)))),
-                "i_read": In(stream.Signature(struct(layout.read_fields(params)))),
-                "o_read": Out(stream.Signature(layout.word_bits(params))),
-                "busy": Out(1),
-                "cycles": Out(layout.COUNTER_BITS),
-                "layer_cycles": Out(counters),
-                "layer_events": Out(counters),
-                "layer_synops": Out(counters),
-                "layer_stalls": Out(counters),
-            }
-        )
+        super().__init__(EngineSignature(params))
 
     def elaborate(self, platform):
         m = Module()
@@ -427,7 +405,7 @@ class Engine(wiring.Component):
         ending = Signal()  # the SAMPLE_END event leaves: the count stays as it is seen there
         m.d.comb += self.busy.eq(running)
         with m.If(running & ~ending):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
+            m.d.sync += self.counters.cycles.eq(self.counters.cycles + 1)
 
         def count_layer(counter, amount):
             with m.Switch(layer):
@@ -436,7 +414,7 @@ class Engine(wiring.Component):
                         m.d.sync += counter[index].eq(counter[index] + amount)
 
         with m.If(held & report & ~out.ready):
-            count_layer(self.layer_stalls, 1)
+            count_layer(self.counters.layer_stalls, 1)
 
         def start_group():
             """Clear the currents (at this clock edge) and start replaying events."""
@@ -468,14 +446,7 @@ class Engine(wiring.Component):
                     # The counters restart with a sample's first timestep, so between samples
                     # they hold the last sample's counts for the host to read.
                     with m.If(t == 0):
-                        m.d.sync += self.cycles.eq(0)
-                        for counter in (
-                            self.layer_cycles,
-                            self.layer_events,
-                            self.layer_synops,
-                            self.layer_stalls,
-                        ):
-                            m.d.sync += counter.eq(0)
+                        m.d.sync += self.counters.eq(0)
                     m.next = "LAYER"
 
             with m.State("LAYER"):
@@ -502,12 +473,12 @@ class Engine(wiring.Component):
                                 neuron_cfg.high.eq((1 << (bits - 1)) - 1),
                             ]
                 set_remaining(cfg_now.n_out)
-                count_layer(self.layer_events, n_events)
-                count_layer(self.layer_cycles, 1)
+                count_layer(self.counters.layer_events, n_events)
+                count_layer(self.counters.layer_cycles, 1)
                 start_group()
 
             with m.State("ACCUMULATE"):
-                count_layer(self.layer_cycles, 1)
+                count_layer(self.counters.layer_cycles, 1)
                 issuing = Signal()
                 m.d.comb += issuing.eq(issue < n_events)
                 m.d.sync += [stage1.eq(issuing), stage_a.eq(stage1), stage2.eq(stage_a)]
@@ -515,7 +486,7 @@ class Engine(wiring.Component):
                     m.d.sync += issue.eq(issue + 1)
                 with m.If(stage2):
                     m.d.comb += acc.add.eq(1)
-                    count_layer(self.layer_synops, valid_lanes)
+                    count_layer(self.counters.layer_synops, valid_lanes)
                 with m.If(~issuing & ~stage1 & ~stage_a):
                     m.next = "SWEEP"  # the last add, if any, lands at this edge
 
@@ -523,7 +494,7 @@ class Engine(wiring.Component):
                 # The slot's membrane and threshold/bias words were addressed a cycle ago, so
                 # they are here. The emitter must be done with the last group before slot 0;
                 # later slots fill lanes it has not reached.
-                count_layer(self.layer_cycles, 1)
+                count_layer(self.counters.layer_cycles, 1)
                 m.d.comb += sweeping.eq(1)
                 with m.If((slot != 0) | drained):
                     m.d.comb += [step.eq(1), entering.eq(1)]
@@ -547,7 +518,7 @@ class Engine(wiring.Component):
                         start_group()
 
             with m.State("LAYER_END"):
-                count_layer(self.layer_cycles, 1)
+                count_layer(self.counters.layer_cycles, 1)
                 with m.If(drained):
                     with m.If(layer == 0):
                         m.d.comb += release.bit_select(step_buf, 1).eq(1)

@@ -34,6 +34,9 @@ __all__ = [
     "LayerImage",
     "memory_images",
     "COUNTER_BITS",
+    "LAYER_COUNTERS",
+    "counter_fields",
+    "unpack_counters",
 ]
 
 #: Address spaces of the configuration port.
@@ -42,6 +45,8 @@ SPACE_WEIGHTS, SPACE_NEURONS, SPACE_LAYERS, SPACE_GLOBAL = range(4)
 KIND_SPIKE, KIND_STEP_END, KIND_READOUT, KIND_SAMPLE_END = range(4)
 #: Width of every event, cycle and operation counter.
 COUNTER_BITS = 32
+#: The engine's per-layer counters, in the order its counters word (and COUNTERS) holds them.
+LAYER_COUNTERS = ("layer_cycles", "layer_events", "layer_synops", "layer_stalls")
 
 
 def _bits(n: int) -> int:
@@ -109,6 +114,21 @@ def word_bits(params: EngineParams) -> int:
         sum(w for _, w, _ in layer_fields(params)),
         sum(w for _, w, _ in global_fields(params)),
     )
+
+
+def counter_fields(params: EngineParams) -> list[tuple[str, int, bool]]:
+    """The engine's counters word: `cycles`, then each of LAYER_COUNTERS for every layer."""
+    layers = COUNTER_BITS * params.max_layers
+    return [("cycles", COUNTER_BITS, False), *((name, layers, False) for name in LAYER_COUNTERS)]
+
+
+def unpack_counters(params: EngineParams, word: int) -> dict:
+    """The counters word as `{"cycles": int, name: [one int per layer] for LAYER_COUNTERS}`."""
+    values = unpack(counter_fields(params), word)
+    mask = (1 << COUNTER_BITS) - 1
+    for name in LAYER_COUNTERS:
+        values[name] = [values[name] >> (COUNTER_BITS * i) & mask for i in range(params.max_layers)]
+    return values
 
 
 def read_fields(params: EngineParams) -> list[tuple[str, int, bool]]:

@@ -8,15 +8,14 @@ idle at random (seeded) so that every handshake is exercised.
 import numpy as np
 from amaranth import Value
 from amaranth.sim import Simulator
+from spikeloom.hw.engine import Engine
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.compiler.fit import params_for_program
+from spikeloom.sw.compiler.golden import check_spikes
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.result import Result
+from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
 from tqdm import tqdm
-
-from hw.engine import Engine
-from hw.params import EngineParams
-from sw.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
-from sw.fit import params_for_program
-from sw.golden import check_spikes
-from sw.program import Program
-from sw.result import Result
 
 __all__ = ["run_amaranth", "stream_put", "stream_get"]
 
@@ -72,13 +71,13 @@ def run_amaranth(
         while len(decoder.samples) < len(spikes):
             ctx.set(out.ready, int(rng.random() >= stall))
             *_, valid, ready, payload, count = await ctx.tick().sample(
-                out.valid, out.ready, out.payload.as_value(), engine.cycles
+                out.valid, out.ready, out.payload.as_value(), engine.counters.cycles
             )
             if valid and ready and decoder.feed(payload):
                 bar.update()
                 cycles.append(count)
                 for name in COUNTERS:
-                    counter = getattr(engine, name)
+                    counter = getattr(engine.counters, name)
                     counters[name].append([ctx.get(counter[i]) for i in range(len(counter))])
 
     sim = Simulator(engine)

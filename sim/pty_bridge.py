@@ -1,7 +1,7 @@
 """A pseudo-terminal in front of the simulated board, so any serial client can talk to it.
 
 `PtyBridge(transport)` opens a pty pair and, on a background thread, copies the bytes a client
-writes to the terminal (`bridge.port`, e.g. /dev/pts/5) into `transport` (a `SimTransport`
+writes to the terminal (`bridge.port`, e.g. /dev/pts/5) into `transport` (a `AmaranthTransport`
 around the board's gateware) and the board's replies back, running the simulation meanwhile.
 """
 

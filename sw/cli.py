@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from models.datasets import DATASETS
-
-from .errors import InputError, SpikeloomError
+from spikeloom.models.datasets import DATASETS
+from spikeloom.sw.errors import InputError, SpikeloomError
 
 __all__ = ["main"]
 
@@ -35,56 +33,8 @@ def _int_list(text: str) -> list[int]:
         ) from None
 
 
-BACKENDS = ("golden", "amaranth", "verilator", "icarus")
-
-
-def backend_runner(
-    name: str,
-    lanes: int = 16,
-    waves: str | None = None,
-    stall: float = 0.0,
-    progress: bool = True,
-):
-    """A `(program, spikes) -> Result` function for backend `name`.
-
-    The simulation backends load lazily: only the CLI reaches into `sim`.
-    """
-    from functools import partial
-
-    if name == "golden":
-        from .golden import run_golden
-
-        return run_golden
-    if name == "amaranth":
-        from sim.amaranth_backend import run_amaranth
-
-        return partial(run_amaranth, lanes=lanes, waves=waves, stall=stall, progress=progress)
-    if name in ("verilator", "icarus"):
-        from sim.cocotb_backend import run_cocotb
-
-        def run(program, spikes, **kwargs):
-            result = run_cocotb(
-                program,
-                spikes,
-                simulator=name,
-                lanes=lanes,
-                waves=bool(waves),
-                stall=stall,
-                **kwargs,
-            )
-            if waves:  # cocotb traces into its build folder; the user asked for this file
-                import shutil
-
-                shutil.copyfile(result.waves, waves)
-                result.waves = waves
-            return result
-
-        return run
-    raise InputError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")
-
-
-def _add_backend_args(parser):
-    parser.add_argument("--backend", default="golden", choices=BACKENDS)
+def _add_backend_args(parser, backends):
+    parser.add_argument("--backend", default="golden", choices=backends)
     parser.add_argument("--lanes", type=int, default=16, help="engine lanes (hardware backends)")
     parser.add_argument(
         "--waves",
@@ -95,6 +45,8 @@ def _add_backend_args(parser):
 
 
 def _runner(args):
+    from spikeloom.sim.registry import backend_runner
+
     if args.lanes < 1:
         raise InputError(f"--lanes must be >= 1, got {args.lanes}")
     return backend_runner(args.backend, args.lanes, args.waves)
@@ -113,10 +65,9 @@ def _add_data_args(parser, split: bool = True):
 
 
 def cmd_train(args):
-    from models.mlp import MLPConfig
-    from models.train import TrainConfig, save_checkpoint, train
-
-    from .models_io import load_data
+    from spikeloom.models.mlp import MLPConfig
+    from spikeloom.models.train import TrainConfig, save_checkpoint, train
+    from spikeloom.sw.models_io import load_data
 
     try:
         config = MLPConfig(
@@ -154,11 +105,11 @@ def _dataset_of(args, checkpoint: dict | None = None) -> str:
 
 
 def cmd_compile(args):
-    from .compile import CompileOptions, compile_model
-    from .evaluate import evaluate_program, evaluate_target
-    from .models_io import load_data, load_model
-    from .program import save_program
-    from .report import describe_folds, describe_program
+    from spikeloom.sw.compiler.compile import CompileOptions, compile_model
+    from spikeloom.sw.compiler.describe import describe_folds, describe_program
+    from spikeloom.sw.compiler.evaluate import evaluate_program, evaluate_target
+    from spikeloom.sw.compiler.program import save_program
+    from spikeloom.sw.models_io import load_data, load_model
 
     model, checkpoint = load_model(args.checkpoint)
     program, folds = compile_model(model, CompileOptions(v_bits=args.v_bits))
@@ -192,9 +143,9 @@ def cmd_compile(args):
 
 
 def cmd_encode(args):
-    from .encode import encode
-    from .models_io import load_data
-    from .program import load_program
+    from spikeloom.sw.compiler.encode import encode
+    from spikeloom.sw.compiler.program import load_program
+    from spikeloom.sw.models_io import load_data
 
     program = load_program(args.program)
     x, y = load_data(args.dataset or "digits", args.split, args.data_dir)
@@ -216,7 +167,7 @@ def _load_spikes(path) -> np.ndarray:
 
 
 def cmd_sim(args):
-    from .program import load_program
+    from spikeloom.sw.compiler.program import load_program
 
     program = load_program(args.program)
     result = _runner(args)(program, _load_spikes(args.input))
@@ -226,8 +177,8 @@ def cmd_sim(args):
 
 
 def cmd_eval(args):
-    from .evaluate import evaluate_target
-    from .models_io import load_data, load_target
+    from spikeloom.sw.compiler.evaluate import evaluate_target
+    from spikeloom.sw.models_io import load_data, load_target
 
     target = load_target(args.target)
     x, y = load_data(_dataset_of(args), args.split, args.data_dir)
@@ -249,9 +200,9 @@ def cmd_eval(args):
 
 
 def cmd_info(args):
-    from .models_io import load_model
-    from .program import load_program
-    from .report import describe_program
+    from spikeloom.sw.compiler.describe import describe_program
+    from spikeloom.sw.compiler.program import load_program
+    from spikeloom.sw.models_io import load_model
 
     path = Path(args.path)
     if path.is_dir():
@@ -266,31 +217,19 @@ def cmd_info(args):
 
 
 def _simulated_board(board: str, program, lanes: int, baud: int | None):
-    """`sim` (an engine sized for `program`) or `sim:BOARD` (that board's engine and clock),
-    the whole top level with its UART under Verilator, at `baud` (default 3 Mbaud)."""
-    from hw.uart import divisor_for
-    from sim.verilator_board import DEFAULT_BAUD, DEFAULT_CLOCK_HZ, VerilatorBoard
+    """`sim` (an engine sized for `program`) or `sim:BOARD` (that board's engine and clock)."""
+    from spikeloom.sim.registry import simulated_board
 
-    from .fit import check_fits, params_for_program
+    return simulated_board(program, _simulated_spec(board), lanes, baud)
 
-    baud = baud or DEFAULT_BAUD
-    if board == "sim":
-        params, clock_hz = params_for_program(program, lanes), DEFAULT_CLOCK_HZ
-    else:
-        spec = _board_spec(board.removeprefix("sim:"))
-        params, clock_hz = spec.params, int(spec.pll(spec.clock_mhz * 1e6).f_out_hz)
-        ok, problems = check_fits(program, params)
-        if not ok:
-            raise InputError(f"the Program does not fit {spec.name}: " + "; ".join(problems))
-    try:
-        divisor = divisor_for(clock_hz, baud)
-    except ValueError as error:
-        raise InputError(f"--baud {baud}: {error}") from None
-    return VerilatorBoard(params, clock_hz=clock_hz, divisor=divisor)
+
+def _simulated_spec(board: str):
+    """The board spec of `sim:BOARD`, None for `sim`."""
+    return None if board == "sim" else _board_spec(board.removeprefix("sim:"))
 
 
 def _board_spec(name: str):
-    from boards import board_spec
+    from spikeloom.boards import board_spec
 
     try:
         return board_spec(name)
@@ -299,20 +238,20 @@ def _board_spec(name: str):
 
 
 def cmd_run(args):
-    from .device import Device, RunError
-    from .link import Link
-    from .program import load_program
+    from spikeloom.sw.compiler.program import load_program
+    from spikeloom.sw.runtime.device import Device, RunError
+    from spikeloom.sw.runtime.link import Link
 
     program = load_program(args.program)
     spikes = _load_spikes(args.input)
     if args.board == "sim" or args.board.startswith("sim:"):
-        from sim.verilator_board import DEFAULT_BAUD
+        from spikeloom.sim.verilator_transport import DEFAULT_BAUD
 
         baud = args.baud or DEFAULT_BAUD
         transport = _simulated_board(args.board, program, args.lanes, baud)
         link = Link(transport, clock=transport.clock)
     elif args.board.startswith("serial:"):
-        from .serial_transport import SerialTransport
+        from spikeloom.sw.runtime.serial import SerialTransport
 
         baud = args.baud or 115200
         link = Link(SerialTransport(args.board.removeprefix("serial:"), baud))
@@ -336,9 +275,8 @@ def cmd_run(args):
 def cmd_bridge(args):
     import time
 
-    from sim.pty_bridge import PtyBridge
-
-    from .program import load_program
+    from spikeloom.sim.pty_bridge import PtyBridge
+    from spikeloom.sw.compiler.program import load_program
 
     transport = _simulated_board(args.board, load_program(args.program), args.lanes, args.baud)
     with PtyBridge(transport) as bridge:
@@ -348,17 +286,20 @@ def cmd_bridge(args):
 
 
 def cmd_build(args):
-    from boards.build import BuildError, build, format_report
-
-    from .program import load_program
+    from spikeloom.boards.build import BuildError, build, format_report
+    from spikeloom.sw.compiler.program import load_program
 
     spec = _board_spec(args.board)
-    program = load_program(args.program) if args.program else None
+    images = None
+    if args.program:
+        from spikeloom.sw.runtime.engine_stream import program_images
+
+        images = program_images(load_program(args.program), spec.params)
     try:
         report = build(
             spec,
             Path(args.out),
-            program=program,
+            images=images,
             program_name=args.program,
             clock_mhz=args.clock_mhz,
             baud=args.baud,
@@ -376,7 +317,7 @@ def cmd_build(args):
 
 
 def cmd_flash(args):
-    from boards.flash import FlashError, flash
+    from spikeloom.boards.flash import FlashError, flash
 
     spec = _board_spec(args.board)
     try:
@@ -402,9 +343,9 @@ def _neuron_choice(text: str) -> dict[str, list[int]]:
 
 
 def cmd_report(args):
-    from .program import load_program
-    from .result import load_result
-    from .run_report import format_report, make_report, write_report
+    from spikeloom.sw.compiler.program import load_program
+    from spikeloom.sw.reports.run_report import format_report, make_report, write_report
+    from spikeloom.sw.result import load_result
 
     program = load_program(args.program)
     result = load_result(args.result)
@@ -435,34 +376,21 @@ def cmd_report(args):
     print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
 
 
-def simulated_board_runner(board: str, progress: bool = True):
-    """A `(program, spikes) -> Result` function running on the simulated `board` (`sim` or
-    `sim:BOARD`), UART included, at 3 Mbaud: what `spikeloom run --board` does."""
-    from sim.verilator_board import DEFAULT_BAUD
-
-    from .device import Device
-    from .link import Link
-
-    def run(program, spikes):
-        with _simulated_board(board, program, 16, DEFAULT_BAUD) as transport:
-            device = Device(Link(transport, clock=transport.clock), baud=DEFAULT_BAUD)
-            device.load(program, verify=False)
-            return device.run(program, spikes, progress=progress)
-
-    return run
-
-
 def cmd_demo(args):
-    from .demo import run_demo
+    from spikeloom.sw.demo import run_demo
 
     if args.backend is not None:
         hw_backend, board = args.backend, None
+        from spikeloom.sim.registry import backend_runner
+
         hw_runner = None if args.backend == "golden" else backend_runner(args.backend, args.lanes)
     else:
         hw_backend, board = f"simulated board ({args.board})", args.board
         if not args.board.startswith("sim:"):
             raise InputError(f"--board {args.board!r}: the demo runs on 'sim:BOARD'")
-        hw_runner = simulated_board_runner(args.board, progress=not args.quiet)
+        from spikeloom.sim.registry import simulated_board_runner
+
+        hw_runner = simulated_board_runner(_simulated_spec(args.board), progress=not args.quiet)
     run_demo(
         Path(args.out),
         epochs=args.epochs,
@@ -474,6 +402,8 @@ def cmd_demo(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from spikeloom.sim.registry import BACKENDS  # the registry itself imports no simulator
+
     parser = argparse.ArgumentParser(prog="spikeloom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -519,14 +449,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sim", help="run a Program on input spikes")
     p.add_argument("program")
     p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
-    _add_backend_args(p)
+    _add_backend_args(p, BACKENDS)
     p.add_argument("--out", required=True, help="result .npz")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("eval", help="accuracy of a checkpoint or Program on a data split")
     p.add_argument("target", help="checkpoint file or Program directory")
     _add_data_args(p)
-    _add_backend_args(p)
+    _add_backend_args(p, BACKENDS)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=cmd_eval)
 

@@ -12,22 +12,19 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
+from spikeloom.models.datasets import load_dataset
+from spikeloom.models.mlp import MLPConfig
+from spikeloom.models.train import TrainConfig, save_checkpoint, train
+from spikeloom.sw.compiler.compile import compile_model
+from spikeloom.sw.compiler.describe import describe_program
+from spikeloom.sw.compiler.encode import encode
+from spikeloom.sw.compiler.evaluate import Runner, evaluate_program, evaluate_target
+from spikeloom.sw.compiler.program import save_program
+from spikeloom.sw.reports.run_report import make_report, write_report
+from spikeloom.sw.reports.table import format_table
+from spikeloom.sw.result import Result
 
-from models.datasets import load_dataset
-from models.mlp import MLPConfig
-from models.train import TrainConfig, save_checkpoint, train
-
-from .compile import compile_model
-from .encode import encode
-from .evaluate import Runner, evaluate_program, evaluate_target
-from .program import save_program
-from .report import describe_program
-from .result import Result
-from .run_report import make_report, write_report
-from .table import format_table
-
-__all__ = ["DEMO_MODEL", "run_demo", "same_outputs"]
+__all__ = ["DEMO_MODEL", "run_demo"]
 
 #: The bundled default: analog encoder on the host, one binary hidden layer, binary readout.
 DEMO_MODEL = dict(
@@ -74,7 +71,7 @@ def run_demo(
         hw = {
             "hw_backend": hw_backend,
             "hw_accuracy": run.accuracy,
-            "bit_exact": same_outputs(golden.result, run.result),
+            "bit_exact": golden.result.same_outputs(run.result),
             "cycles_per_inference": _compute_cycles(run.result),
         }
         if board_spec is not None:
@@ -129,12 +126,3 @@ def _board_costs(program, result: Result, board_spec, spikes, labels, out: Path)
         # With the link in the loop (3 Mbaud UART), measured in simulated time.
         "link_us_per_inference": link.get("sample_us"),
     }
-
-
-def same_outputs(a: Result, b: Result) -> bool:
-    """Whether two backends produced the same readouts and the same spikes in every layer."""
-    return (
-        np.array_equal(a.readout, b.readout)
-        and a.spikes.keys() == b.spikes.keys()
-        and all(np.array_equal(a.spikes[name], b.spikes[name]) for name in a.spikes)
-    )

@@ -4,12 +4,11 @@ import pickle
 import zipfile
 from pathlib import Path
 
-from models.datasets import DatasetError, load_dataset
-from models.mlp import SpikingMLP
-from models.train import load_checkpoint
-
-from .errors import InputError
-from .program import Program, load_program
+from spikeloom.models.datasets import DatasetError, load_dataset
+from spikeloom.models.mlp import SpikingMLP
+from spikeloom.models.train import load_checkpoint
+from spikeloom.sw.compiler.program import Program, load_program
+from spikeloom.sw.errors import InputError
 
 __all__ = ["load_model", "load_target", "load_data"]
 

@@ -5,8 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from .errors import InputError
+from spikeloom.sw.errors import InputError
 
 __all__ = ["Result", "load_result"]
 
@@ -39,6 +38,14 @@ class Result:
     def predictions(self) -> np.ndarray:
         """Predicted class: argmax of the readout, lowest index on ties."""
         return np.argmax(self.readout, axis=1)
+
+    def same_outputs(self, other: "Result") -> bool:
+        """Whether two runs produced the same readouts and the same spikes in every layer."""
+        return (
+            np.array_equal(self.readout, other.readout)
+            and self.spikes.keys() == other.spikes.keys()
+            and all(np.array_equal(self.spikes[name], other.spikes[name]) for name in self.spikes)
+        )
 
     def save(self, path) -> None:
         arrays = {"readout": self.readout, "cycles": self.cycles}

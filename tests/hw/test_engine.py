@@ -4,12 +4,12 @@ import os
 
 import numpy as np
 import pytest
+from spikeloom.hw.lif import LifUnit
+from spikeloom.sim.amaranth_backend import run_amaranth
+from spikeloom.sw.compiler.fit import params_for_program
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import edge_programs, random_program, random_spikes
 
-from hw.lif import LifUnit
-from sim.amaranth_backend import run_amaranth
-from sw.fit import params_for_program
-from sw.golden import run_golden
-from sw.random_program import edge_programs, random_program, random_spikes
 from tests.golden_check import assert_matches_golden
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
@@ -80,10 +80,9 @@ def test_counters_add_up():
 def test_loaded_program_reads_back(lanes, sweep):
     """Every word written through i_config reads back through i_read, before and after a run."""
     from amaranth.sim import Simulator
-
-    from hw.engine import Engine
-    from sim.amaranth_backend import stream_put
-    from sw.engine_stream import config_writes, read_requests, sample_events
+    from spikeloom.hw.engine import Engine
+    from spikeloom.sim.amaranth_backend import stream_put
+    from spikeloom.sw.runtime.engine_stream import config_writes, read_requests, sample_events
 
     rng = np.random.default_rng(lanes)
     program = random_program(rng, max_layers=3, max_width=12, max_timesteps=3)

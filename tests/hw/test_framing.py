@@ -13,12 +13,12 @@ import pytest
 from amaranth import Module, Signal
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
+from spikeloom.hw.framing import Deframer, Enframer, crc16_next, frame_cycles
+from spikeloom.hw.protocol import MAX_PAYLOAD, SYNC, ErrorCode, crc16
+from spikeloom.sim.amaranth_backend import stream_put
+from spikeloom.sw.runtime import link as host_link
+from spikeloom.sw.runtime.link import BadCrc, BadLength, Frame, FrameDecoder, encode_frame
 
-import sw.link
-from hw.framing import Deframer, Enframer, crc16_next, frame_cycles
-from hw.protocol import MAX_PAYLOAD, SYNC, ErrorCode, crc16
-from sim.amaranth_backend import stream_put
-from sw.link import BadCrc, BadLength, Frame, FrameDecoder, encode_frame
 from tests.sim_helpers import run_sim as _run
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
@@ -230,7 +230,7 @@ def test_enframer_matches_encode_frame(stall):
 @pytest.fixture
 def small_max(monkeypatch):
     """The host decoder, as reference, with the small MAX_PAYLOAD the Deframers here use."""
-    monkeypatch.setattr(sw.link, "MAX_PAYLOAD", SMALL)
+    monkeypatch.setattr(host_link, "MAX_PAYLOAD", SMALL)
 
 
 @pytest.mark.parametrize("stall", [0.0, 0.4])

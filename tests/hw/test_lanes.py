@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from amaranth.back import rtlil
 from amaranth.sim import Simulator
-
-from hw.engine import Engine
-from hw.lanes import AccumulateLanes
-from hw.params import EngineParams, weight_range
+from spikeloom.hw.engine import Engine
+from spikeloom.hw.lanes import AccumulateLanes
+from spikeloom.hw.params import EngineParams, weight_range
 
 
 def _word(weights, bits, wmax):

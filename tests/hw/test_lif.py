@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-
-from hw.lif import LifUnit
+from spikeloom.hw.lif import LifUnit
 
 
 def reference(v, z, theta, bias, v_bits, leak_shift, reset, spiking, burst_max):

@@ -11,9 +11,9 @@ import warnings
 import pytest
 from amaranth import Module
 from amaranth.hdl import UnusedElaboratable
+from spikeloom.hw.uart import UART, UARTReceiver, UARTTransmitter, divisor_for
+from spikeloom.sim.amaranth_backend import stream_get, stream_put
 
-from hw.uart import UART, UARTReceiver, UARTTransmitter, divisor_for
-from sim.amaranth_backend import stream_get, stream_put
 from tests.sim_helpers import run_sim as _run
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from models.datasets import DatasetError, load_dataset, read_idx, write_idx
+from spikeloom.models.datasets import DatasetError, load_dataset, read_idx, write_idx
 
 
 def test_digits_split_matches_the_reference_split():

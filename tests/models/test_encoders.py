@@ -2,8 +2,12 @@
 
 import pytest
 import torch
-
-from models.encoders import AnalogEncoder, RateEncoder, ThermometerEncoder, encoder_from_spec
+from spikeloom.models.encoders import (
+    AnalogEncoder,
+    RateEncoder,
+    ThermometerEncoder,
+    encoder_from_spec,
+)
 
 
 def test_thermometer_levels_and_repeat_over_time():

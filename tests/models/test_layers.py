@@ -2,8 +2,7 @@
 
 import pytest
 import torch
-
-from models.layers import QuantLinear
+from spikeloom.models.layers import QuantLinear
 
 
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])

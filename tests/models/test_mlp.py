@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-
-from models.mlp import MLPConfig, SpikingMLP
-from models.train import TrainConfig, load_checkpoint, save_checkpoint, train
+from spikeloom.models.mlp import MLPConfig, SpikingMLP
+from spikeloom.models.train import TrainConfig, load_checkpoint, save_checkpoint, train
 
 
 @pytest.mark.parametrize(

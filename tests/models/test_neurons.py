@@ -2,8 +2,7 @@
 
 import pytest
 import torch
-
-from models.neurons import LIF, LIFB, Readout
+from spikeloom.models.neurons import LIF, LIFB, Readout
 
 
 def drive(neuron, currents):

@@ -10,16 +10,16 @@ import shutil
 
 import numpy as np
 import pytest
-
-from sim.amaranth_backend import run_amaranth
-from sim.cocotb_backend import (
+from spikeloom.sim.amaranth_backend import run_amaranth
+from spikeloom.sim.cocotb_backend import (
     SIMULATORS,
     CocotbSimulationError,
     run_cocotb,
     simulator_missing,
 )
-from sw.fit import params_for_program
-from sw.random_program import edge_programs, random_program, random_spikes
+from spikeloom.sw.compiler.fit import params_for_program
+from spikeloom.sw.compiler.random_program import edge_programs, random_program, random_spikes
+
 from tests.golden_check import assert_matches_golden
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))

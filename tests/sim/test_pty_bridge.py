@@ -3,21 +3,21 @@
 import random
 
 import numpy as np
+from spikeloom.hw.serial_engine import SerialEngine
+from spikeloom.sim.amaranth_transport import AmaranthTransport
+from spikeloom.sim.pty_bridge import PtyBridge
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.runtime.device import Device
+from spikeloom.sw.runtime.link import Link
+from spikeloom.sw.runtime.serial import SerialTransport
 
-from hw.board import Board
-from sim.board_sim import SimTransport
-from sim.pty_bridge import PtyBridge
-from sw.device import Device
-from sw.golden import run_golden
-from sw.link import Link
-from sw.serial_transport import SerialTransport
 from tests.sw.test_device import PARAMS, small_program
 
 
 def test_device_over_a_serial_port_equals_golden():
     program, spikes = small_program(4)
-    board = Board(PARAMS, 1_000_000, 4, uart=False, fifo_depth=16, idle_timeout=2000)
-    with PtyBridge(SimTransport(board, random.Random(4))) as bridge:
+    board = SerialEngine(PARAMS, 1_000_000, 4, uart=False, fifo_depth=16, idle_timeout=2000)
+    with PtyBridge(AmaranthTransport(board, random.Random(4))) as bridge:
         serial = SerialTransport(bridge.port, 3_000_000)
         try:
             device = Device(Link(serial), timeout_s=2.0)
@@ -35,8 +35,7 @@ def test_device_over_a_serial_port_equals_golden():
 
 def test_a_missing_serial_port_is_a_clear_error():
     import pytest
-
-    from sw.link import LinkError
+    from spikeloom.sw.runtime.link import LinkError
 
     with pytest.raises(LinkError, match="cannot open serial port '/dev/nonexistent'"):
         SerialTransport("/dev/nonexistent")

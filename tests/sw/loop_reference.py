@@ -4,7 +4,7 @@ Deliberately naive (one neuron, one synapse at a time, Python ints, the burst co
 literal set size) so that it shares no code or trick with `sw.golden`.
 """
 
-from sw.program import Program
+from spikeloom.sw.compiler.program import Program
 
 
 def sat(x: int, v_bits: int) -> int:

@@ -7,9 +7,8 @@ import sys
 import numpy as np
 import pytest
 import yaml
-
-from sw.cli import main
-from sw.golden import run_golden
+from spikeloom.sw.cli import main
+from spikeloom.sw.compiler.golden import run_golden
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +102,10 @@ def test_malformed_program_is_one_line(workdir, tmp_path, capsys):
 
 def test_console_script_runs():
     completed = subprocess.run(
-        [sys.executable, "-m", "sw.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "spikeloom.sw.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "compile" in completed.stdout
 
@@ -145,7 +147,8 @@ def test_bad_lanes_is_one_line(workdir, capsys):
 
 
 def test_run_on_the_simulated_board_matches_golden(tmp_path, capsys):
-    from sw.program import save_program
+    from spikeloom.sw.compiler.program import save_program
+
     from tests.sw.test_device import small_program
 
     program, spikes = small_program(5)

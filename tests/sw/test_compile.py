@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 import torch
-
-from models.mlp import MLPConfig, SpikingMLP
-from models.train import TrainConfig, train
-from sw.compile import CompileOptions, compile_model
-from sw.encode import encode
-from sw.golden import run_golden
+from spikeloom.models.mlp import MLPConfig, SpikingMLP
+from spikeloom.models.train import TrainConfig, train
+from spikeloom.sw.compiler.compile import CompileOptions, compile_model
+from spikeloom.sw.compiler.encode import encode
+from spikeloom.sw.compiler.golden import run_golden
 
 
 def _set_exact_fold(model: SpikingMLP, rng: np.random.Generator):
@@ -74,7 +73,7 @@ def test_trained_model_keeps_its_accuracy_after_compilation():
     config = MLPConfig(hidden=[64], encoder="thermometer", timesteps=4)
     model, history = train(config, TrainConfig(epochs=4, seed=0), progress=False)
     program, _ = compile_model(model)
-    from models.datasets import load_dataset
+    from spikeloom.models.datasets import load_dataset
 
     x, y = load_dataset("digits", "test")
     golden = (run_golden(program, encode(program, x)).predictions == y).mean()

@@ -4,20 +4,20 @@ import random
 
 import numpy as np
 import pytest
+from spikeloom.hw.serial_engine import SerialEngine
+from spikeloom.sim.amaranth_transport import AmaranthTransport
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import random_program, random_spikes
+from spikeloom.sw.errors import ProgramError
+from spikeloom.sw.runtime.device import Device, RunError
+from spikeloom.sw.runtime.link import Link
 
-from hw.board import Board
-from sim.board_sim import SimTransport
-from sw.device import Device, RunError
-from sw.errors import ProgramError
-from sw.golden import run_golden
-from sw.link import Link
-from sw.random_program import random_program, random_spikes
-from tests.hw.test_link_controller import PARAMS
+from tests.hw.test_command import PARAMS
 
 
 def device(fifo_depth: int = 16, stall: float = 0.2, seed: int = 0):
-    board = Board(PARAMS, 1_000_000, 4, uart=False, fifo_depth=fifo_depth, idle_timeout=2000)
-    transport = SimTransport(board, random.Random(seed), stall=stall)
+    board = SerialEngine(PARAMS, 1_000_000, 4, uart=False, fifo_depth=fifo_depth, idle_timeout=2000)
+    transport = AmaranthTransport(board, random.Random(seed), stall=stall)
     return Device(Link(transport, clock=transport.clock), timeout_s=0.01), transport
 
 

@@ -5,10 +5,12 @@ import copy
 import numpy as np
 import pytest
 import yaml
-
-from boards import board_spec
-from sim.amaranth_backend import run_amaranth
-from sw.energy import (
+from spikeloom.boards import board_spec
+from spikeloom.sim.amaranth_backend import run_amaranth
+from spikeloom.sw.compiler.fit import params_for_program
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import edge_programs
+from spikeloom.sw.reports.energy import (
     ACTIVITY_COUNTS,
     COEFFICIENTS_FILE,
     COMPONENTS,
@@ -20,10 +22,7 @@ from sw.energy import (
     load_coefficients,
     memory_blocks,
 )
-from sw.fit import params_for_program
-from sw.golden import run_golden
-from sw.metrics import workload_metrics
-from sw.random_program import edge_programs
+from spikeloom.sw.reports.metrics import workload_metrics
 
 BOARDS = ("icebreaker", "ulx3s-85f")
 

@@ -1,10 +1,9 @@
 """Fitting a Program to an engine build, and the overflow-free widths of each layer."""
 
 import numpy as np
-
-from hw.params import EngineParams
-from sw.fit import check_fits, layer_widths
-from sw.program import Layer, Program
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.compiler.fit import check_fits, layer_widths
+from spikeloom.sw.compiler.program import Layer, Program
 
 
 def _program(inputs=784, hidden=256, weight_bits=1, v_bits=16, burst=1) -> Program:

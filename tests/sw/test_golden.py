@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from sw.errors import InputError
-from sw.golden import Result, run_golden
-from sw.program import Layer, Program
-from sw.random_program import random_program, random_spikes
+from spikeloom.sw.compiler.golden import Result, run_golden
+from spikeloom.sw.compiler.program import Layer, Program
+from spikeloom.sw.compiler.random_program import random_program, random_spikes
+from spikeloom.sw.errors import InputError
 
 from .loop_reference import run_sample
 

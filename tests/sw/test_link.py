@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from hw import protocol
-from hw.protocol import MAX_PAYLOAD, REPLY, SYNC, Command, ErrorCode
-from sw.errors import SpikeloomError
-from sw.link import (
+from spikeloom.hw import protocol
+from spikeloom.hw.protocol import MAX_PAYLOAD, REPLY, SYNC, Command, ErrorCode
+from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.runtime.link import (
     EVENTS_ADDRESSES,
     EVENTS_BITMAP,
     MAX_FRAME,

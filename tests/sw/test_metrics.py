@@ -4,10 +4,9 @@ import json
 
 import numpy as np
 import pytest
-
-from sw.metrics import format_metrics, workload_metrics
-from sw.program import Layer, Program
-from sw.result import Result
+from spikeloom.sw.compiler.program import Layer, Program
+from spikeloom.sw.reports.metrics import format_metrics, workload_metrics
+from spikeloom.sw.result import Result
 
 # Two samples, three timesteps, three inputs.
 INPUT = np.array(

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
-from sw import plots
-from sw.golden import run_golden
-from sw.random_program import edge_programs, mnist_shaped_program, random_spikes
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import edge_programs, mnist_shaped_program, random_spikes
+from spikeloom.sw.reports import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

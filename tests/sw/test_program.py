@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import yaml
-
-from sw.errors import ProgramError
-from sw.program import FORMAT, load_program, save_program
-from sw.random_program import random_program
+from spikeloom.sw.compiler.program import FORMAT, load_program, save_program
+from spikeloom.sw.compiler.random_program import random_program
+from spikeloom.sw.errors import ProgramError
 
 
 @pytest.fixture

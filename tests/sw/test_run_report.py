@@ -10,14 +10,13 @@ import os
 
 import numpy as np
 import pytest
-
-from boards import board_spec
-from sim.cocotb_backend import simulator_missing
-from sw.cli import main
-from sw.fit import check_fits
-from sw.golden import run_golden
-from sw.program import Layer, Program, save_program
-from sw.random_program import random_spikes
+from spikeloom.boards import board_spec
+from spikeloom.sim.cocotb_backend import simulator_missing
+from spikeloom.sw.cli import main
+from spikeloom.sw.compiler.fit import check_fits
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.program import Layer, Program, save_program
+from spikeloom.sw.compiler.random_program import random_spikes
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -1,6 +1,6 @@
 // The board's top level (UART included) under Verilator, driven over stdin/stdout.
 //
-// sim/verilator_board.py builds this file with the Verilated `spikeloom_board` (prefix Vboard)
+// sim/verilator_transport.py builds this file with the Verilated `spikeloom_board` (prefix Vboard)
 // and talks to it with a little binary protocol, every number little-endian:
 //
 //   started:  -> 'H' u32 version u64 divisor

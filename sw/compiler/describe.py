@@ -1,9 +1,9 @@
 """Readable summaries of Programs, compile results and evaluations."""
 
-from .compile import LayerFold
-from .fit import layer_widths
-from .program import Program
-from .table import format_table
+from spikeloom.sw.compiler.compile import LayerFold
+from spikeloom.sw.compiler.fit import layer_widths
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.reports.table import format_table
 
 __all__ = ["describe_program", "describe_folds"]
 

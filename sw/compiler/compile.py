@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
-from hw.params import V_BITS, v_range
-from models.mlp import EngineLayer, ReadoutLayer, SpikingMLP
-
-from .program import Layer, Program
+from spikeloom.hw.params import V_BITS, v_range
+from spikeloom.models.mlp import EngineLayer, ReadoutLayer, SpikingMLP
+from spikeloom.sw.compiler.program import Layer, Program
 
 __all__ = ["CompileOptions", "compile_model", "auto_v_bits"]
 

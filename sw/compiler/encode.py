@@ -2,11 +2,9 @@
 
 import numpy as np
 import torch
-
-from models.encoders import RateEncoder, encoder_from_spec
-
-from .errors import ProgramError
-from .program import Program
+from spikeloom.models.encoders import RateEncoder, encoder_from_spec
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.errors import ProgramError
 
 __all__ = ["encode"]
 

@@ -1,13 +1,13 @@
 """The board's top level: UART, framing, command processor and engine, as built for an FPGA and as
 simulated.
 
-    rx -> UART -> Deframer -> LinkController -> Enframer -> UART -> tx
+    rx -> UART -> Deframer -> CommandProcessor -> Enframer -> UART -> tx
                                    |  ^
                                    v  |
                         ResetInserter(engine_reset)(Engine)
 
 Pins are passed in (`rx`, `tx` ports), never requested from a platform, so a board file in
-`boards/` only wires them to its UART pins. `Board(..., uart=False)` leaves the UART out and
+`boards/` only wires them to its UART pins. `SerialEngine(..., uart=False)` leaves the UART out and
 exposes the byte streams (`i_bytes` from the host, `o_bytes` to it) instead: a simulation then
 moves a byte every two cycles (the framing's pace) rather than one per `10 * divisor` cycles,
 with the same logic behind.
@@ -19,25 +19,25 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect, flipped
 
+from .command import CommandProcessor
 from .engine import Engine
 from .framing import Deframer, Enframer, frame_cycles
-from .link import LinkController
 from .params import EngineParams
 from .protocol import MAX_PAYLOAD
 from .uart import UART
 from .weights import WeightMemory
 
-__all__ = ["Board"]
+__all__ = ["SerialEngine"]
 
 
-class Board(wiring.Component):
+class SerialEngine(wiring.Component):
     """The engine behind the host link, for an engine of `params` clocked at `clock_hz`.
 
     `divisor` is the UART's clock cycles per bit (`hw.uart.divisor_for`). `idle_timeout`, after
     which the Deframer drops a half-received frame, defaults to the protocol's frame time at that
     divisor (`hw.framing.frame_cycles`). With `uart=False` the ports are `i_bytes`/`o_bytes`
     streams instead of `rx`/`tx` pins, and `divisor` only sets that default.
-    `fifo_depth`, `max_payload` and `busy_cycles` are passed to `LinkController`; `images` (from
+    `fifo_depth`, `max_payload` and `busy_cycles` are passed to `CommandProcessor`; `images` (from
     `sw.engine_stream.program_images`) bakes a Program into the engine's memories and
     `weight_memory` makes its weight store (`hw.weights`). `engine` is the Engine instance
     inside, for tests that look at its ports.
@@ -61,7 +61,7 @@ class Board(wiring.Component):
         self.idle_timeout = idle_timeout or frame_cycles(divisor, max_payload)
         self.uart, self.max_payload = uart, max_payload
         self.engine = Engine(params, images, weight_memory)
-        self.controller = LinkController(
+        self.controller = CommandProcessor(
             params,
             clock_hz,
             fifo_depth=fifo_depth,
@@ -112,11 +112,5 @@ class Board(wiring.Component):
         connect(m, deframer.o_error, controller.i_error)
         connect(m, controller.o_header, enframer.i_header)
         connect(m, controller.o_payload, enframer.i_payload)
-        connect(m, controller.o_config, engine.i_config)
-        connect(m, controller.o_read, engine.i_read)
-        connect(m, engine.o_read, controller.i_read)
-        connect(m, controller.o_events, engine.i_events)
-        connect(m, engine.o_events, controller.i_results)
-        for name in ("cycles", "layer_cycles", "layer_events", "layer_synops", "layer_stalls"):
-            m.d.comb += getattr(controller, name).eq(getattr(engine, name))
+        connect(m, controller.engine, engine)
         return m

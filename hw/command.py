@@ -1,6 +1,6 @@
 """The board's command processor: verified frames in, replies out, the engine driven in between.
 
-`LinkController` sits between the `Deframer`/`Enframer` pair (hw/framing.py) and the engine
+`CommandProcessor` sits between the `Deframer`/`Enframer` pair (hw/framing.py) and the engine
 (hw/engine.py) and carries out the commands of hw/protocol.py one frame at a time.
 
 Replies. Every reply a command produces is first written into `reply` (a Memory of
@@ -66,18 +66,18 @@ from dataclasses import fields
 
 from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.hdl import ResetInserter
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import layout
-from .engine import struct
 from .framing import FrameBeat, FrameError, FrameHeader
+from .interface import EngineSignature
 from .params import EngineParams
 from .protocol import MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, Command, ErrorCode
 from .ram import ram
 
-__all__ = ["LinkController", "word_bytes", "event_bytes", "info_payload"]
+__all__ = ["CommandProcessor", "word_bytes", "event_bytes", "info_payload"]
 
 
 def word_bytes(params: EngineParams) -> int:
@@ -97,12 +97,12 @@ def info_payload(params: EngineParams, clock_hz: int) -> bytes:
     return bytes((PROTOCOL_VERSION,)) + b"".join(v.to_bytes(4, "little") for v in values)
 
 
-class LinkController(wiring.Component):
+class CommandProcessor(wiring.Component):
     """Carries out the commands of hw/protocol.py (see the module docstring for the rules).
 
-    `i_frame`/`i_error` come from a `Deframer`, `o_header`/`o_payload` go to an `Enframer`; the
-    other ports mirror the engine's and connect to it one to one (`o_config` to its `i_config`,
-    `i_results` from its `o_events`, and so on), with `engine_reset` driving its ResetInserter.
+    `i_frame`/`i_error` come from a `Deframer`, `o_header`/`o_payload` go to an `Enframer`;
+    `engine` is the engine's own signature flipped (`hw.interface.EngineSignature`), joined to
+    the engine with one `connect`, and `engine_reset` drives the engine's ResetInserter.
     """
 
     def __init__(
@@ -131,23 +131,13 @@ class LinkController(wiring.Component):
                 )
         if self.event_bytes > max_payload:
             raise ValueError(f"an output event of {self.event_bytes} bytes exceeds max_payload")
-        counters = data.ArrayLayout(layout.COUNTER_BITS, params.max_layers)
         super().__init__(
             {
                 "i_frame": In(stream.Signature(FrameBeat)),
                 "i_error": In(stream.Signature(FrameError)),
                 "o_header": Out(stream.Signature(FrameHeader)),
                 "o_payload": Out(stream.Signature(8)),
-                "o_config": Out(stream.Signature(struct(layout.write_fields(params)))),
-                "o_read": Out(stream.Signature(struct(layout.read_fields(params)))),
-                "i_read": In(stream.Signature(layout.word_bits(params))),
-                "o_events": Out(stream.Signature(struct(layout.input_fields(params)))),
-                "i_results": In(stream.Signature(struct(layout.output_fields(params)))),
-                "cycles": In(layout.COUNTER_BITS),
-                "layer_cycles": In(counters),
-                "layer_events": In(counters),
-                "layer_synops": In(counters),
-                "layer_stalls": In(counters),
+                "engine": Out(EngineSignature(params).flip()),
                 "engine_reset": Out(1),
             }
         )
@@ -159,22 +149,18 @@ class LinkController(wiring.Component):
         counters_bytes = 4 * (1 + 4 * p.max_layers)
 
         # --- result FIFO, emptied by RESET together with the engine ----------------------------
-        fifo = SyncFIFOBuffered(width=len(self.i_results.payload.as_value()), depth=self.fifo_depth)
+        fifo = SyncFIFOBuffered(
+            width=len(self.engine.o_events.payload.as_value()), depth=self.fifo_depth
+        )
         m.submodules.results = ResetInserter(self.engine_reset)(fifo)
         m.d.comb += [
-            fifo.w_data.eq(self.i_results.payload.as_value()),
-            fifo.w_en.eq(self.i_results.valid),
-            self.i_results.ready.eq(fifo.w_rdy),
+            fifo.w_data.eq(self.engine.o_events.payload.as_value()),
+            fifo.w_en.eq(self.engine.o_events.valid),
+            self.engine.o_events.ready.eq(fifo.w_rdy),
         ]
 
         # --- the engine's counters, as COUNTERS sends them (module docstring) ---------------------
-        running = Cat(
-            self.cycles,
-            self.layer_cycles.as_value(),
-            self.layer_events.as_value(),
-            self.layer_synops.as_value(),
-            self.layer_stalls.as_value(),
-        )
+        running = self.engine.counters.as_value()
 
         # --- reply buffer ------------------------------------------------------------------------
         # A reply is either being built (written) or being sent (read), never both.
@@ -250,7 +236,7 @@ class LinkController(wiring.Component):
         ev_bits = Signal(8)  # bitmap byte: bits still to send
         ev_base = Signal(16)  # input number of bit 0 of `ev_bits`
         ev_last = Signal()  # `ev_bits` came from the frame's last beat
-        ev = self.o_events.payload
+        ev = self.engine.i_events.payload
 
         m.d.sync += self.engine_reset.eq(0)
 
@@ -478,23 +464,25 @@ class LinkController(wiring.Component):
 
             with m.State("WRITE"):
                 request = dict(space=req_space, addr=req_addr, data=req_data)
-                with to_engine(self.o_config, write_bad, write_limit, **request):
+                with to_engine(self.engine.i_config, write_bad, write_limit, **request):
                     m.d.sync += rep_cmd.eq(Command.WRITE | REPLY)
                     m.next = "FINISH"
 
             with m.State("READ"):
-                with to_engine(self.o_read, read_bad, read_limit, addr=rd_addr, space=rd_space):
+                with to_engine(
+                    self.engine.i_read, read_bad, read_limit, addr=rd_addr, space=rd_space
+                ):
                     m.next = "READ_WAIT"
 
             with m.State("READ_WAIT"):
-                m.d.comb += self.i_read.ready.eq(1)
-                with m.If(self.i_read.valid):
-                    copy(self.i_read.payload, wb, Command.READ | REPLY)
+                m.d.comb += self.engine.o_read.ready.eq(1)
+                with m.If(self.engine.o_read.valid):
+                    copy(self.engine.o_read.payload, wb, Command.READ | REPLY)
 
             # --- EVENTS -------------------------------------------------------------------------
             with m.State("EVENTS_WAIT"):
                 m.d.sync += wait.eq(wait + 1)
-                with m.If(self.o_events.ready):
+                with m.If(self.engine.i_events.ready):
                     m.next = "EVENTS_FORMAT"
                 with m.Elif(wait == self.busy_cycles):
                     error(ErrorCode.BUSY)
@@ -543,8 +531,8 @@ class LinkController(wiring.Component):
                 m.d.comb += [ev.addr.eq(addr), ev.end.eq(0)]
                 with m.If(ok):
                     m.d.comb += [
-                        self.o_events.valid.eq(frame.valid),
-                        frame.ready.eq(self.o_events.ready),
+                        self.engine.i_events.valid.eq(frame.valid),
+                        frame.ready.eq(self.engine.i_events.ready),
                     ]
                 with m.Else():
                     m.d.comb += frame.ready.eq(1)
@@ -580,16 +568,16 @@ class LinkController(wiring.Component):
                     with m.Else():
                         m.next = "EVENTS_BYTE"
                 with m.Elif(ok):
-                    m.d.comb += self.o_events.valid.eq(1)
-                    with m.If(self.o_events.ready):
+                    m.d.comb += self.engine.i_events.valid.eq(1)
+                    with m.If(self.engine.i_events.ready):
                         m.d.sync += ev_bits.eq(ev_bits & ~(Const(1, 8) << lowest))
                 with m.Else():
                     m.d.sync += [ev_bits.eq(ev_bits & ~(Const(1, 8) << lowest)), ev_bad.eq(1)]
 
             with m.State("EVENTS_END"):
                 # Always sent, so that the engine's timestep ends even after a dropped address.
-                m.d.comb += [self.o_events.valid.eq(1), ev.end.eq(1)]
-                with m.If(self.o_events.ready):
+                m.d.comb += [self.engine.i_events.valid.eq(1), ev.end.eq(1)]
+                with m.If(self.engine.i_events.ready):
                     with m.If(ev_bad):
                         copy(
                             Cat(Const(ErrorCode.CAPACITY, 8), Const(p.max_inputs, 32)),

@@ -1,4 +1,4 @@
-"""The whole board (hw/board.py) against the golden model, driven by the host's `sw.link.Link`:
+"""The serial engine (hw/serial_engine.py) against the golden model, driven by the host's `Link`:
 load a random Program with WRITEs and verify it with READs, stream samples with EVENTS and
 RESULTS, compare exactly with `sw.golden.run_golden`, check COUNTERS and RESET. The byte-level
 board runs most tests; one goes through the UART pins with a bit-level line model.
@@ -8,22 +8,29 @@ SPIKELOOM_SEED replays a failure: every test prints the seed its random numbers 
 
 import numpy as np
 import pytest
+from spikeloom.hw import layout
+from spikeloom.hw.command import event_bytes, info_payload
+from spikeloom.hw.protocol import Command, ErrorCode
+from spikeloom.hw.serial_engine import SerialEngine
+from spikeloom.sw.compiler.fit import check_fits
+from spikeloom.sw.compiler.random_program import random_program, random_spikes
+from spikeloom.sw.runtime.engine_stream import OutputDecoder, config_writes, read_requests
+from spikeloom.sw.runtime.link import (
+    BoardError,
+    Link,
+    pack_events,
+    pack_read,
+    pack_write,
+    unpack_word,
+)
 
-from hw import layout
-from hw.board import Board
-from hw.link import event_bytes, info_payload
-from hw.protocol import Command, ErrorCode
-from sw.engine_stream import OutputDecoder, config_writes, read_requests
-from sw.fit import check_fits
-from sw.link import BoardError, Link, pack_events, pack_read, pack_write, unpack_word
-from sw.random_program import random_program, random_spikes
 from tests.golden_check import assert_matches_golden
-from tests.hw.test_link_controller import (
+from tests.hw.test_command import (
     CLOCK_HZ,
     PARAMS,
     SEED,
     WORD,
-    SimTransport,
+    AmaranthTransport,
     _rng,
     make_board,
 )
@@ -109,14 +116,18 @@ def test_program_runs_like_golden(index):
     compare COUNTERS with the engine's own counters after each sample."""
     program, spikes = _program("golden", index)
     board = make_board(fifo_depth=8)
-    transport = SimTransport(board, _rng("golden", index), stall=0.2)
+    transport = AmaranthTransport(board, _rng("golden", index), stall=0.2)
     ends = []  # the engine's counters as each SAMPLE_END left it
 
     async def probe(ctx):
         engine = board.engine
         out = engine.o_events
         async for _clk, _rst, valid, ready, kind, total, events in ctx.tick().sample(
-            out.valid, out.ready, out.payload.kind, engine.cycles, engine.layer_events.as_value()
+            out.valid,
+            out.ready,
+            out.payload.kind,
+            engine.counters.cycles,
+            engine.counters.layer_events.as_value(),
         ):
             if valid and ready and kind == layout.KIND_SAMPLE_END:
                 ends.append((total, [events >> (32 * i) & 0xFFFFFFFF for i in range(2)]))
@@ -141,7 +152,7 @@ def test_reset_mid_sample():
     """RESET in the middle of a sample drops its pending results and restarts the engine; the
     Program (global settings included) stays, and the next sample equals golden."""
     program, spikes = _program("reset", 5)
-    transport = SimTransport(make_board(), _rng("reset"), stall=0.2)
+    transport = AmaranthTransport(make_board(), _rng("reset"), stall=0.2)
     link = Link(transport, clock=transport.clock)
     load(link, program, verify=False)
     link.request(Command.EVENTS, pack_events(spikes[0][0]))
@@ -162,7 +173,7 @@ async def _ticks(ctx, count: int):
         await ctx.tick()
 
 
-class PinTransport(SimTransport):
+class PinTransport(AmaranthTransport):
     """The transport on the UART pins: bytes become 8N1 frames of `divisor`-cycle bits on `rx`,
     and frames on `tx` are sampled mid-bit back into bytes."""
 
@@ -200,7 +211,7 @@ class PinTransport(SimTransport):
 
 
 def test_uart_pins():
-    board = Board(PARAMS, CLOCK_HZ, 4, uart=True, fifo_depth=8)
+    board = SerialEngine(PARAMS, CLOCK_HZ, 4, uart=True, fifo_depth=8)
     transport = PinTransport(board, _rng("uart"), stall=0.3)
     link = Link(transport, clock=transport.clock)
     assert link.request(Command.INFO, timeout_s=0.01) == info_payload(PARAMS, CLOCK_HZ)

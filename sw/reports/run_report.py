@@ -21,15 +21,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from hw.params import EngineParams
-
-from . import energy, metrics, plots
-from .errors import InputError
-from .golden import check_spikes, run_golden
-from .program import Program
-from .result import Result
-from .table import format_table, markdown_table
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.compiler.golden import check_spikes, run_golden
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.errors import InputError
+from spikeloom.sw.reports import energy, metrics, plots
+from spikeloom.sw.reports.table import format_table, markdown_table
+from spikeloom.sw.result import Result
 
 __all__ = ["make_report", "write_report", "format_report"]
 

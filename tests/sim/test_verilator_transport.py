@@ -13,19 +13,19 @@ import stat
 
 import numpy as np
 import pytest
+from spikeloom.hw.params import EngineParams
+from spikeloom.hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, SYNC, Command
+from spikeloom.sim import verilator_transport as vt
+from spikeloom.sim.cocotb_backend import simulator_missing
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.random_program import random_program, random_spikes
+from spikeloom.sw.runtime.device import Device, RunError
+from spikeloom.sw.runtime.link import Link, encode_frame
 
-from hw.params import EngineParams
-from hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, SYNC, Command
-from sim import verilator_board as vb
-from sim.cocotb_backend import simulator_missing
-from sw.device import Device, RunError
-from sw.golden import run_golden
-from sw.link import Link, encode_frame
-from sw.random_program import random_program, random_spikes
 from tests.golden_check import assert_matches_golden
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
-CLOCK_HZ, BAUD = vb.DEFAULT_CLOCK_HZ, vb.DEFAULT_BAUD
+CLOCK_HZ, BAUD = vt.DEFAULT_CLOCK_HZ, vt.DEFAULT_BAUD
 DIVISOR = 16  # hw.uart.divisor_for(CLOCK_HZ, BAUD)
 LANES = 4
 RANDOM = dict(max_layers=3, max_width=12, max_timesteps=4, max_v_bits=12)
@@ -52,7 +52,7 @@ def board():
     missing = simulator_missing("verilator")
     if missing:
         pytest.skip(missing)
-    with vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
+    with vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
         yield transport
 
 
@@ -64,7 +64,7 @@ def device(board):
 
 
 def test_the_default_clock_gives_16_cycles_a_bit_at_3_mbaud():
-    from hw.uart import divisor_for
+    from spikeloom.hw.uart import divisor_for
 
     assert divisor_for(CLOCK_HZ, BAUD) == DIVISOR
 
@@ -171,7 +171,7 @@ def test_a_dead_simulator_is_a_link_error_that_keeps_completed_samples(board):
     program = random_program(rng, **RANDOM)
     spikes = random_spikes(rng, program, 2)
     # A second process from the same cached build: it starts at once and leaves `board` alone.
-    with vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
+    with vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
         dev = Device(Link(transport, clock=transport.clock), timeout_s=TIMEOUT_S)
         dev.load(program, verify=False)
         first = dev.run(program, spikes[:1])
@@ -179,14 +179,14 @@ def test_a_dead_simulator_is_a_link_error_that_keeps_completed_samples(board):
         with pytest.raises(RunError, match="exited with code -9.*samples completed: 0 of 1"):
             dev.run(program, spikes[1:])
         assert len(first.readout) == 1
-        with pytest.raises(vb.VerilatorBoardError, match="closed"):
+        with pytest.raises(vt.VerilatorTransportError, match="closed"):
             transport.read(10, 1.0)
 
 
 def test_a_missing_verilator_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(vb, "verilator_executable", lambda: None)
-    with pytest.raises(vb.VerilatorBuildError, match="Verilator not found"):
-        vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR, build_dir=tmp_path)
+    monkeypatch.setattr(vt, "verilator_executable", lambda: None)
+    with pytest.raises(vt.VerilatorBuildError, match="Verilator not found"):
+        vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR, build_dir=tmp_path)
 
 
 def test_a_failed_build_names_its_log_and_is_not_cached(monkeypatch, tmp_path):
@@ -195,9 +195,9 @@ def test_a_failed_build_names_its_log_and_is_not_cached(monkeypatch, tmp_path):
     broken = tmp_path / "verilator"
     broken.write_text("#!/bin/sh\necho '%Error: no licence to verilate' >&2\nexit 1\n")
     broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(vb, "verilator_executable", lambda: str(broken))
-    with pytest.raises(vb.VerilatorBuildError, match=r"failed \(exit 1\); log .*build\.log"):
-        vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR, build_dir=tmp_path / "cache")
+    monkeypatch.setattr(vt, "verilator_executable", lambda: str(broken))
+    with pytest.raises(vt.VerilatorBuildError, match=r"failed \(exit 1\); log .*build\.log"):
+        vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR, build_dir=tmp_path / "cache")
     (folder,) = (tmp_path / "cache").glob("*/")
     assert "no licence" in (folder / "build.log").read_text()
     assert not (folder / "built.json").exists()  # the next try builds again
@@ -205,16 +205,16 @@ def test_a_failed_build_names_its_log_and_is_not_cached(monkeypatch, tmp_path):
 
 def test_a_waveform_needs_a_known_format(tmp_path):
     with pytest.raises(ValueError, match=r"\.fst or \.vcd"):
-        vb.VerilatorBoard(ENVELOPE, CLOCK_HZ, DIVISOR, waves=tmp_path / "board.ghw")
+        vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR, waves=tmp_path / "board.ghw")
 
 
 def test_the_icebreaker_engine_as_built_runs_like_the_golden_model(tmp_path):
     """`spikeloom run --board sim:icebreaker`: the iCEBreaker's exact engine (16 lanes, one
     pipelined LIF unit, 24 MHz, 3 Mbaud), UART included, on Programs that fit it."""
-    from boards import board_spec
-    from sw.cli import main
-    from sw.fit import check_fits
-    from sw.program import save_program
+    from spikeloom.boards import board_spec
+    from spikeloom.sw.cli import main
+    from spikeloom.sw.compiler.fit import check_fits
+    from spikeloom.sw.compiler.program import save_program
 
     params = board_spec("icebreaker").params
     rng = np.random.default_rng(SEED + 40)

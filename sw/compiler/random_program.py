@@ -5,10 +5,8 @@ and 0..), both resets, bursts, and membranes narrow enough to saturate at both e
 """
 
 import numpy as np
-
-from hw.params import BURST_MAX, v_range, weight_range
-
-from .program import Layer, Program
+from spikeloom.hw.params import BURST_MAX, v_range, weight_range
+from spikeloom.sw.compiler.program import Layer, Program
 
 __all__ = ["random_program", "random_spikes", "mnist_shaped_program", "edge_programs"]
 

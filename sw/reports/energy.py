@@ -23,13 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
-from hw.layout import neuron_word_bits, weight_word_bits
-from hw.params import EngineParams
-
-from .program import Program
-from .result import Result
-from .table import format_table
+from spikeloom.hw.layout import neuron_word_bits, weight_word_bits
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.reports.table import format_table
+from spikeloom.sw.result import Result
 
 __all__ = [
     "COEFFICIENTS_FILE",

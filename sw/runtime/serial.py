@@ -2,7 +2,7 @@
 
 import time
 
-from .link import LinkError
+from spikeloom.sw.runtime.link import LinkError
 
 __all__ = ["SerialTransport"]
 

@@ -1,5 +1,5 @@
-"""The board's command processor (hw/link.py) through the byte-level `Board`, driven by the host's
-own `sw.link.Link` over a transport that runs the simulation: the protocol's rules (retries,
+"""The command processor (hw/command.py) through the byte-level `SerialEngine`, driven by the
+host's own `Link` over a transport that runs the simulation: the protocol's rules (retries,
 sequence numbers, errors, garbage) as the host sees them, with random stalls on both byte streams.
 
 SPIKELOOM_SEED replays a failure: every test prints the seed its random numbers come from.
@@ -9,14 +9,13 @@ import os
 import random
 
 import pytest
-
-from hw import layout
-from hw.board import Board
-from hw.link import event_bytes, info_payload, word_bytes
-from hw.params import EngineParams
-from hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, SYNC, Command, ErrorCode
-from sim.board_sim import SimTransport
-from sw.link import (
+from spikeloom.hw import layout
+from spikeloom.hw.command import event_bytes, info_payload, word_bytes
+from spikeloom.hw.params import EngineParams
+from spikeloom.hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, SYNC, Command, ErrorCode
+from spikeloom.hw.serial_engine import SerialEngine
+from spikeloom.sim.amaranth_transport import AmaranthTransport
+from spikeloom.sw.runtime.link import (
     BoardError,
     Frame,
     FrameDecoder,
@@ -53,19 +52,19 @@ def _rng(test: str, *params) -> random.Random:
     return random.Random(f"{SEED}/{test}/{params}")
 
 
-def make_board(**overrides) -> Board:
+def make_board(**overrides) -> SerialEngine:
     options = dict(uart=False, fifo_depth=32, idle_timeout=2000, busy_cycles=400)
     options.update(overrides)
-    return Board(PARAMS, CLOCK_HZ, 4, **options)
+    return SerialEngine(PARAMS, CLOCK_HZ, 4, **options)
 
 
 def make_link(test: str, *params, stall: float = 0.3, **overrides):
     rng = _rng(test, *params)
-    transport = SimTransport(make_board(**overrides), rng, stall)
+    transport = AmaranthTransport(make_board(**overrides), rng, stall)
     return Link(transport, clock=transport.clock), transport, rng
 
 
-def exchange(transport: SimTransport, frame: bytes, cycles: int = 3000) -> list:
+def exchange(transport: AmaranthTransport, frame: bytes, cycles: int = 3000) -> list:
     """Send raw bytes and return what the board sent back within `cycles`."""
     transport.write(frame)
     transport.run(cycles)

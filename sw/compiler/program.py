@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
-from hw.params import (
+from spikeloom.hw.params import (
     BURST_MAX,
     NEURON_KINDS,
     RESET_KINDS,
@@ -23,8 +22,7 @@ from hw.params import (
     v_range,
     weight_range,
 )
-
-from .errors import ProgramError
+from spikeloom.sw.errors import ProgramError
 
 __all__ = ["FORMAT", "Layer", "Program", "load_program", "save_program"]
 

@@ -1,23 +1,21 @@
 """The simulated board with its UART: the full top level under Verilator, fed a serial byte stream.
 
-`VerilatorBoard` is a `sw.link` transport, like `sim.board_sim.SimTransport`, but it runs
-`hw.board.Board(..., uart=True)` (pins `rx`/`tx`) compiled with Verilator. A C++ harness
-(`sim/verilator_board_main.cpp`) sends the host's bytes onto `rx` as 8N1 at the UART's divisor
-and decodes `tx` the way a host UART does, so every byte takes exactly its time on a real link
-and the UART, deframer and enframer are in the loop. Time is simulated (cycles / clock), never
-wall time.
+`VerilatorTransport` is a transport for the host's `Link`, like `AmaranthTransport`, but it runs
+`hw.serial_engine.SerialEngine(..., uart=True)` (pins `rx`/`tx`) compiled with Verilator. A C++
+harness (`sim/verilator_transport_main.cpp`) sends the host's bytes onto `rx` as 8N1 at the
+UART's divisor and decodes `tx` the way a host UART does, so every byte takes exactly its time
+on a real link and the UART, deframer and enframer are in the loop. Time is simulated (cycles /
+clock), never wall time.
 
-The harness runs as a subprocess over pipes. Builds are cached in
-`build/verilator_board/<digest>` (the digest covers the params, clock, divisor, the gateware
-sources, the harness and the tool versions): the first construction for a size takes tens of
-seconds, later ones start in milliseconds.
+The harness runs as a subprocess over pipes. Builds are cached in the user's cache directory
+(`sim.build_cache`, kind `verilator-transport`; the key covers the params, clock, divisor, the
+gateware sources, the harness and the tool versions): the first construction for a size takes
+tens of seconds, later ones start in milliseconds.
 
-    with verilator_board(program) as board:
+    with verilator_transport(program) as board:
         device = Device(Link(board, clock=board.clock))
 """
 
-import hashlib
-import json
 import logging
 import math
 import os
@@ -30,20 +28,22 @@ import time
 import weakref
 from pathlib import Path
 
-from hw.params import EngineParams
-from sim.cocotb_backend import _digest, _have_lz4, _locked, _tail, verilator_executable
-from sw.errors import SpikeloomError
-from sw.link import LinkError
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.runtime.link import LinkError
+
+from .build_cache import cached_build, digest, gateware_sources
+from .toolchain import have_lz4, log_tail, package_version, verilator_executable
 
 __all__ = [
     "DEFAULT_CLOCK_HZ",
     "DEFAULT_BAUD",
-    "VerilatorBoardError",
+    "VerilatorTransportError",
     "VerilatorBuildError",
-    "BoardExited",
+    "HarnessExited",
     "board_build",
-    "VerilatorBoard",
-    "verilator_board",
+    "VerilatorTransport",
+    "verilator_transport",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,22 +52,19 @@ log = logging.getLogger(__name__)
 DEFAULT_CLOCK_HZ = 48_000_000
 DEFAULT_BAUD = 3_000_000
 TOPLEVEL = "spikeloom_board"
-HARNESS = Path(__file__).resolve().with_name("verilator_board_main.cpp")
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BUILD_ROOT = REPO / "build" / "verilator_board"
-_BUILT = "built.json"
+HARNESS = Path(__file__).resolve().with_name("verilator_transport_main.cpp")
 _PROTOCOL = 1  # the harness's VERSION
 
 
-class VerilatorBoardError(SpikeloomError, RuntimeError):
+class VerilatorTransportError(SpikeloomError, RuntimeError):
     """The Verilator board could not be built or run; the message names the log."""
 
 
-class VerilatorBuildError(VerilatorBoardError):
+class VerilatorBuildError(VerilatorTransportError):
     pass
 
 
-class BoardExited(VerilatorBoardError, LinkError):
+class HarnessExited(VerilatorTransportError, LinkError):
     """The simulator process ended. A `LinkError`, so a run that breaks off keeps the samples
     that completed, as with a real board that stops answering."""
 
@@ -83,7 +80,7 @@ def _trace_format(waves) -> str | None:
         return "vcd"
     if Path(waves).suffix != ".fst":
         raise ValueError(f"waveform file {str(waves)!r} must end in .fst or .vcd")
-    if not _have_lz4():
+    if not have_lz4():
         raise VerilatorBuildError(
             f"{waves}: Verilator writes FST only when lz4.h is installed (apt-get install "
             "liblz4-dev); name a .vcd file instead"
@@ -92,21 +89,25 @@ def _trace_format(waves) -> str | None:
 
 
 def _board_digest(params: EngineParams, clock_hz: int, divisor: int, trace: str | None) -> str:
-    hasher = hashlib.sha256(_digest("verilator", params, trace is not None).encode())
-    hasher.update(json.dumps({"clock_hz": clock_hz, "divisor": divisor, "trace": trace}).encode())
-    for source in (Path(__file__), HARNESS):
-        hasher.update(source.name.encode() + b"\0" + source.read_bytes())
-    return hasher.hexdigest()[:16]
+    """Names a build: the engine's size, clock and divisor, the trace, the gateware, this file
+    and the harness, and the tools' versions."""
+    settings = {
+        "params": params.as_dict(),
+        "clock_hz": clock_hz,
+        "divisor": divisor,
+        "trace": trace,
+        **{name: package_version(name) for name in ("amaranth", "verilator")},
+    }
+    return digest(settings, [*gateware_sources(), Path(__file__), HARNESS])
 
 
 def board_verilog(params: EngineParams, clock_hz: int, divisor: int) -> str:
     """The board top level with its UART as Verilog: module `spikeloom_board`, ports clk, rst,
     rx, tx; the engine's memories start empty (the host loads a Program over the link)."""
     from amaranth.back import verilog
+    from spikeloom.hw.serial_engine import SerialEngine
 
-    from hw.board import Board
-
-    board = Board(params, clock_hz, divisor, uart=True)
+    board = SerialEngine(params, clock_hz, divisor, uart=True)
     return verilog.convert(board, name=TOPLEVEL, emit_src=False)
 
 
@@ -114,7 +115,7 @@ def board_build(
     params: EngineParams, clock_hz: int, divisor: int, trace: str | None = None, build_dir=None
 ) -> Path:
     """The harness executable for this board, built only if not cached; `trace` is None, "vcd"
-    or "fst". `build_dir` (or `SPIKELOOM_VERILATOR_BUILD`) is the cache root."""
+    or "fst". `build_dir` replaces the cache root (`sim.build_cache`)."""
     executable = verilator_executable()
     if executable is None:
         raise VerilatorBuildError(
@@ -123,18 +124,13 @@ def board_build(
     for tool in ("make", "g++"):
         if shutil.which(tool) is None:
             raise VerilatorBuildError(f"Verilator needs {tool} to build the board; install it")
-    root = Path(build_dir or os.environ.get("SPIKELOOM_VERILATOR_BUILD") or DEFAULT_BUILD_ROOT)
-    folder = root.resolve() / _board_digest(params, clock_hz, divisor, trace)
-    binary = folder / TOPLEVEL
-    with _locked(folder.with_name(folder.name + ".lock")):
-        if (folder / _BUILT).is_file():
-            return binary
-        shutil.rmtree(folder, ignore_errors=True)  # an interrupted or failed build
-        folder.mkdir(parents=True)
+
+    def build(folder: Path) -> dict:
         start = time.perf_counter()
         source = folder / f"{TOPLEVEL}.v"
         source.write_text(board_verilog(params, clock_hz, divisor))
         generated = time.perf_counter() - start
+        binary = folder / TOPLEVEL
         command = [
             executable,
             *("--cc", "--exe", "--build", "-O2", "-j", str(os.cpu_count() or 1)),
@@ -165,24 +161,19 @@ def board_build(
         if status != 0 or not binary.is_file():
             raise VerilatorBuildError(
                 f"Verilator build of the board failed (exit {status}); log {log_path}:\n"
-                + _tail(log_path)
+                + log_tail(log_path)
             )
-        seconds = time.perf_counter() - start
-        (folder / _BUILT).write_text(
-            json.dumps(
-                {
-                    "params": params.as_dict(),
-                    "clock_hz": clock_hz,
-                    "divisor": divisor,
-                    "trace": trace,
-                    "verilog_s": generated,
-                    "build_s": seconds,
-                },
-                indent=1,
-            )
-        )
-        log.info("built the Verilator board in %.1f s: %s", seconds, folder)
-        return binary
+        return {
+            "params": params.as_dict(),
+            "clock_hz": clock_hz,
+            "divisor": divisor,
+            "trace": trace,
+            "verilog_s": generated,
+        }
+
+    key = _board_digest(params, clock_hz, divisor, trace)
+    folder, _ = cached_build("verilator-transport", key, build, build_dir)
+    return folder / TOPLEVEL
 
 
 # --- transport --------------------------------------------------------------------------------
@@ -203,8 +194,8 @@ def _stop(process: subprocess.Popen, stderr):
     stderr.close()
 
 
-class VerilatorBoard:
-    """A `sw.link` transport to `Board(params, clock_hz, divisor, uart=True)` under Verilator.
+class VerilatorTransport:
+    """A link transport to `SerialEngine(params, clock_hz, divisor, uart=True)` under Verilator.
 
     `write` queues bytes for the board's `rx` pin; `read` simulates until reply bytes have come
     out of `tx` and the line has then been idle for `idle_bits` bit times (so one read returns a
@@ -244,7 +235,7 @@ class VerilatorBoard:
         tag, version, echoed = struct.unpack("<cIQ", self._receive(13))
         if tag != b"H" or version != _PROTOCOL or echoed != divisor:
             self.close()
-            raise VerilatorBoardError(
+            raise VerilatorTransportError(
                 f"{self.executable} greeted with {tag!r}, version {version}, divisor {echoed}; "
                 f"expected version {_PROTOCOL}, divisor {divisor} (a stale build?)"
             )
@@ -284,7 +275,7 @@ class VerilatorBoard:
 
     def _send(self, message: bytes):
         if self.closed:
-            raise VerilatorBoardError("the Verilator board is closed")
+            raise VerilatorTransportError("the Verilator board is closed")
         try:
             self.process.stdin.write(message)
             self.process.stdin.flush()
@@ -293,13 +284,13 @@ class VerilatorBoard:
 
     def _receive(self, size: int) -> bytes:
         if self.closed:
-            raise VerilatorBoardError("the Verilator board is closed")
+            raise VerilatorTransportError("the Verilator board is closed")
         data = self.process.stdout.read(size)
         if len(data) != size:
             raise self._exited("closed its output")
         return data
 
-    def _exited(self, what: str) -> BoardExited:
+    def _exited(self, what: str) -> HarnessExited:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -308,24 +299,24 @@ class VerilatorBoard:
         self._stderr.seek(0)
         stderr = self._stderr.read().decode(errors="replace").strip()
         self.close()
-        return BoardExited(
+        return HarnessExited(
             f"the Verilator board ({self.executable}) {what} and exited with code {code} at "
             f"{self.clock():.6f} s simulated" + (f": {stderr[-2000:]}" if stderr else "")
         )
 
 
-def verilator_board(
+def verilator_transport(
     program,
     lanes: int = 16,
     clock_hz: int = DEFAULT_CLOCK_HZ,
     baud: int = DEFAULT_BAUD,
     *,
     waves=None,
-) -> VerilatorBoard:
+) -> VerilatorTransport:
     """A transport to the full board top level (UART included) with an engine sized for
     `program`, at `baud` on a `clock_hz` clock (default 48 MHz and 3 Mbaud: 16 cycles a bit)."""
-    from hw.uart import divisor_for
-    from sw.fit import params_for_program
+    from spikeloom.hw.uart import divisor_for
+    from spikeloom.sw.compiler.fit import params_for_program
 
     params = params_for_program(program, lanes)
-    return VerilatorBoard(params, clock_hz, divisor_for(clock_hz, baud), waves=waves)
+    return VerilatorTransport(params, clock_hz, divisor_for(clock_hz, baud), waves=waves)

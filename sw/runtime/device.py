@@ -8,16 +8,15 @@ that breaks off raises `RunError` carrying the results of every sample that comp
 from dataclasses import dataclass, fields
 
 import numpy as np
-from tqdm import tqdm
-
-from hw import layout
-from hw.params import EngineParams
-from hw.protocol import PROTOCOL_VERSION, Command, ErrorCode
-
-from .engine_stream import COUNTERS, OutputDecoder, program_images
-from .errors import ProgramError, SpikeloomError
-from .golden import check_spikes
-from .link import (
+from spikeloom.hw import layout
+from spikeloom.hw.params import EngineParams
+from spikeloom.hw.protocol import PROTOCOL_VERSION, Command, ErrorCode
+from spikeloom.sw.compiler.golden import check_spikes
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.errors import ProgramError, SpikeloomError
+from spikeloom.sw.result import Result
+from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, program_images
+from spikeloom.sw.runtime.link import (
     BoardError,
     Link,
     LinkError,
@@ -26,8 +25,7 @@ from .link import (
     pack_write,
     unpack_word,
 )
-from .program import Program
-from .result import Result
+from tqdm import tqdm
 
 __all__ = ["BoardInfo", "Device", "RunError"]
 

@@ -12,10 +12,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-
-from hw.protocol import CRC_BYTES, HEADER_BYTES, MAX_PAYLOAD, REPLY, SYNC, Command, ErrorCode
-
-from .errors import SpikeloomError
+from spikeloom.hw.protocol import (
+    CRC_BYTES,
+    HEADER_BYTES,
+    MAX_PAYLOAD,
+    REPLY,
+    SYNC,
+    Command,
+    ErrorCode,
+)
+from spikeloom.sw.errors import SpikeloomError
 
 __all__ = [
     "MAX_FRAME",

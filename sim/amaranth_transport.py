@@ -1,9 +1,9 @@
 """The simulated board at the byte level: a `sw.link` transport that runs the gateware.
 
-`SimTransport` lets `sw.link.Link`, and every host layer above it (`sw.device.Device`), run
-unchanged against the `hw.board.Board` top level in Amaranth's simulator: writes queue bytes for
-the board's input stream, and `read` simulates clock cycles until reply bytes come out or the
-timeout (in simulated time) passes.
+`AmaranthTransport` lets the host's `Link`, and every host layer above it (`Device`), run
+unchanged against the `hw.serial_engine.SerialEngine` top level in Amaranth's simulator: writes
+queue bytes for the engine's input stream, and `read` simulates clock cycles until reply bytes
+come out or the timeout (in simulated time) passes.
 """
 
 import math
@@ -11,14 +11,13 @@ import random
 from collections import deque
 
 from amaranth.sim import Simulator
+from spikeloom.hw.serial_engine import SerialEngine
 
-from hw.board import Board
-
-__all__ = ["SimTransport"]
+__all__ = ["AmaranthTransport"]
 
 
-class SimTransport:
-    """A `sw.link` transport whose `read` runs the simulated byte-level `Board` until reply
+class AmaranthTransport:
+    """A `sw.link` transport whose `read` runs the simulated byte-level `SerialEngine` until reply
     bytes come out or `timeout_s` of simulated time has passed, so `Link.request` (and any host
     code on top of it) runs unchanged against the gateware. Both byte streams stall at random
     with probability `stall`. `clock` is the simulated time, for `Link(clock=...)`."""
@@ -27,7 +26,7 @@ class SimTransport:
 
     def __init__(
         self,
-        board: Board,
+        board: SerialEngine,
         rng: random.Random | None = None,
         stall: float = 0.0,
         watch=(),

@@ -29,10 +29,9 @@ do not belong together, and raises ValueError.
 """
 
 import numpy as np
-
-from .program import Program
-from .result import Result
-from .table import format_table
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.reports.table import format_table
+from spikeloom.sw.result import Result
 
 __all__ = [
     "layer_inputs",

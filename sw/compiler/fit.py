@@ -6,9 +6,8 @@ target until every message is resolved. Each message names the layer, the limit 
 
 from dataclasses import dataclass
 
-from hw.params import EngineParams
-
-from .program import Program
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.compiler.program import Program
 
 __all__ = ["LayerWidths", "layer_widths", "check_fits", "params_for_program"]
 

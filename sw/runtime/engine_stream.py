@@ -3,14 +3,12 @@ output events back to a `Result`. Shared by every hardware backend (simulated or
 """
 
 import numpy as np
-
-from hw import layout
-from hw.params import EngineParams
-
-from .errors import ProgramError
-from .fit import check_fits
-from .program import Program
-from .result import Result
+from spikeloom.hw import layout
+from spikeloom.hw.params import EngineParams
+from spikeloom.sw.compiler.fit import check_fits
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.errors import ProgramError
+from spikeloom.sw.result import Result
 
 __all__ = [
     "COUNTERS",
@@ -24,8 +22,8 @@ __all__ = [
 #: Configuration spaces in load order: the global settings (timesteps, layers) come last.
 _SPACES = (layout.SPACE_WEIGHTS, layout.SPACE_NEURONS, layout.SPACE_LAYERS, layout.SPACE_GLOBAL)
 
-#: The engine's per-layer counters, by port name.
-COUNTERS = ("layer_cycles", "layer_events", "layer_synops", "layer_stalls")
+#: The engine's per-layer counters, by name.
+COUNTERS = layout.LAYER_COUNTERS
 
 
 def program_images(program: Program, params: EngineParams, readout_only: bool = False) -> dict:

@@ -12,12 +12,10 @@ shortcuts keep it fast; each is exact, and the comment where it is used says why
 
 import numpy as np
 import torch
-
-from hw.params import v_range
-
-from .errors import InputError
-from .program import FLOAT32_EXACT, Layer, Program
-from .result import Result
+from spikeloom.hw.params import v_range
+from spikeloom.sw.compiler.program import FLOAT32_EXACT, Layer, Program
+from spikeloom.sw.errors import InputError
+from spikeloom.sw.result import Result
 
 __all__ = ["Result", "run_golden", "check_spikes"]
 

@@ -4,15 +4,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from models.mlp import SpikingMLP
-from models.train import evaluate as float_accuracy
-
-from .encode import encode
-from .errors import InputError
-from .golden import run_golden
-from .program import Program
-from .result import Result
+from spikeloom.models.mlp import SpikingMLP
+from spikeloom.models.train import evaluate as float_accuracy
+from spikeloom.sw.compiler.encode import encode
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.errors import InputError
+from spikeloom.sw.result import Result
 
 __all__ = ["Runner", "Evaluation", "evaluate_program", "evaluate_target"]
 

@@ -1,0 +1,1 @@
+"""From a trained model to a Program: the Program format, compiler, fitting, golden model."""

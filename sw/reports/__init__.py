@@ -1,0 +1,1 @@
+"""Reports of runs: workload metrics, energy, plots and tables."""
