@@ -1,4 +1,4 @@
-"""LIF/LIFB/readout state units: one neuron's membrane update, DESIGN.md section 2.
+"""LIF/LIFB/readout state units: one neuron's membrane update, docs/semantics.md.
 
 A unit is a pipeline of `LifUnit.LATENCY` register stages (inputs; leak; sum; saturation; burst
 comparisons; burst count), one carry chain or so each, so that an FPGA clock is set by one adder,

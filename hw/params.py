@@ -17,7 +17,7 @@ __all__ = [
     "v_range",
 ]
 
-#: Neuron kinds a layer may use (DESIGN.md section 2).
+#: Neuron kinds a layer may use (docs/semantics.md).
 NEURON_KINDS = ("lif", "lifb", "readout")
 #: Membrane reset rules after a spike.
 RESET_KINDS = ("zero", "subtract")

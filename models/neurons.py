@@ -1,4 +1,4 @@
-"""LIF and LIFB neurons in float, following the integer rules of DESIGN.md section 2.
+"""LIF and LIFB neurons in float, following the integer rules of docs/semantics.md.
 
 The forward pass is the float twin of the integer engine: leak `v * 2^-k` (or none), threshold
 `theta`, zero or subtract reset, bursts of up to `burst_max` spikes, and a readout integrator.

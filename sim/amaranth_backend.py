@@ -11,8 +11,7 @@ from amaranth.sim import Simulator
 from spikeloom.hw.engine import Engine
 from spikeloom.hw.params import EngineParams
 from spikeloom.sw.compiler.fit import params_for_program
-from spikeloom.sw.compiler.golden import check_spikes
-from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.result import Result
 from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
 from tqdm import tqdm

@@ -24,8 +24,7 @@ import numpy as np
 from spikeloom.hw import layout
 from spikeloom.hw.params import EngineParams
 from spikeloom.sw.compiler.fit import params_for_program
-from spikeloom.sw.compiler.golden import check_spikes
-from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.errors import SpikeloomError
 from spikeloom.sw.result import Result
 from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from spikeloom.hw.params import EngineParams
 from spikeloom.sw.errors import SpikeloomError
-from spikeloom.sw.runtime.link import LinkError
+from spikeloom.sw.runtime.codec import LinkError
 
 from .build_cache import cached_build, digest, gateware_sources
 from .toolchain import have_lz4, log_tail, package_version, verilator_executable

@@ -401,12 +401,26 @@ def cmd_demo(args):
     )
 
 
+def cmd_clean_cache(args):
+    from spikeloom.sim.build_cache import clear_cache
+
+    root, freed = clear_cache()
+    print(f"removed {freed / 2**20:.1f} MiB of cached builds from {root}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from spikeloom.sim.registry import BACKENDS  # the registry itself imports no simulator
 
     parser = argparse.ArgumentParser(prog="spikeloom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_model_commands(sub, BACKENDS)
+    _add_board_commands(sub)
+    _add_job_commands(sub, BACKENDS)
+    return parser
 
+
+def _add_model_commands(sub, backends):
+    """train, compile, encode, sim, eval, info: from data to a Program and its outputs."""
     p = sub.add_parser("train", help="train a spiking MLP and write a checkpoint")
     _add_data_args(p, split=False)
     p.add_argument("--hidden", type=_int_list, default=[256], help="hidden widths, e.g. 256,128")
@@ -449,14 +463,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sim", help="run a Program on input spikes")
     p.add_argument("program")
     p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
-    _add_backend_args(p, BACKENDS)
+    _add_backend_args(p, backends)
     p.add_argument("--out", required=True, help="result .npz")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("eval", help="accuracy of a checkpoint or Program on a data split")
     p.add_argument("target", help="checkpoint file or Program directory")
     _add_data_args(p)
-    _add_backend_args(p, BACKENDS)
+    _add_backend_args(p, backends)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=cmd_eval)
 
@@ -464,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.set_defaults(func=cmd_info)
 
+
+def _add_board_commands(sub):
+    """run, bridge, build, flash, report: a Program on a board, real or simulated."""
     p = sub.add_parser("run", help="run a Program on a board (or the simulated board)")
     p.add_argument("program")
     p.add_argument(
@@ -527,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: next to RESULT, NAME_report)")
     p.set_defaults(func=cmd_report)
 
+
+def _add_job_commands(sub, backends):
+    """demo and clean-cache."""
     p = sub.add_parser("demo", help="train, compile and evaluate the default digits model")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--epochs", type=int, default=60)
@@ -539,12 +559,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend",
         default=None,
-        choices=BACKENDS,
+        choices=backends,
         help="run on this engine backend instead of a board (golden: none); no latency then",
     )
     p.add_argument("--lanes", type=int, default=16, help="engine lanes for --backend")
     p.set_defaults(func=cmd_demo)
-    return parser
+
+    p = sub.add_parser(
+        "clean-cache",
+        help="remove the cached simulator builds (Verilator, Icarus)",
+        description="Remove the cached simulator builds: $SPIKELOOM_CACHE, else "
+        "$XDG_CACHE_HOME/spikeloom, else ~/.cache/spikeloom.",
+    )
+    p.set_defaults(func=cmd_clean_cache)
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""What a backend returns for a batch of samples, and its `.npz` form (DESIGN.md section 3)."""
+"""What a backend returns for a batch of samples, and its `.npz` form (docs/program-format.md)."""
 
 import json
 from dataclasses import dataclass, field

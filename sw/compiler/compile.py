@@ -1,4 +1,5 @@
-"""Compile a trained `SpikingMLP` into an integer Program (DESIGN.md sections 2 and 3).
+"""Compile a trained `SpikingMLP` into an integer Program (docs/semantics.md, its format in
+docs/program-format.md).
 
 Each engine layer computes, in float, `y = a * z + d` with `z` the integer weighted input count,
 `a` the weight step times the batch-norm scale and `d` the batch-norm shift; its neurons fire at

@@ -1,4 +1,4 @@
-"""The golden model: DESIGN.md section 2 in integer PyTorch, batched over samples.
+"""The golden model: docs/semantics.md in integer PyTorch, batched over samples.
 
 Every backend is checked against this module, so it favours plainness over cleverness. Three
 shortcuts keep it fast; each is exact, and the comment where it is used says why:
@@ -13,35 +13,13 @@ shortcuts keep it fast; each is exact, and the comment where it is used says why
 import numpy as np
 import torch
 from spikeloom.hw.params import v_range
-from spikeloom.sw.compiler.program import FLOAT32_EXACT, Layer, Program
-from spikeloom.sw.errors import InputError
+from spikeloom.sw.compiler.program import FLOAT32_EXACT, Layer, Program, check_spikes
 from spikeloom.sw.result import Result
 
-__all__ = ["Result", "run_golden", "check_spikes"]
+__all__ = ["Result", "run_golden"]
 
 INT16_MAX = (1 << 15) - 1
 INT32_MAX = (1 << 31) - 1
-
-
-def check_spikes(program: Program, spikes) -> np.ndarray:
-    """Validate input spikes `[samples, T, inputs]` of 0/1 against `program`; return uint8.
-
-    The result is C-contiguous, so batches of it convert to tensors without a copy.
-    """
-    spikes = np.asarray(spikes)
-    expected = (program.timesteps, program.inputs)
-    if spikes.ndim != 3 or spikes.shape[1:] != expected:
-        raise InputError(
-            f"input spikes have shape {spikes.shape}, expected (samples, {expected[0]}, "
-            f"{expected[1]}) for this Program"
-        )
-    if spikes.dtype.kind not in "biu":
-        raise InputError(f"input spikes must be integers 0/1, got dtype {spikes.dtype}")
-    if spikes.size and (spikes.min() < 0 or spikes.max() > 1):
-        raise InputError(
-            f"input spikes must be 0 or 1, found values in {spikes.min()}..{spikes.max()}"
-        )
-    return np.ascontiguousarray(spikes, dtype=np.uint8)
 
 
 def _int8_matmul_is_exact(max_count: int, max_weight: int, bound: int) -> bool:

@@ -1,8 +1,8 @@
 """The Program format `spikeloom.program/1`: load, save and validate.
 
 A Program is a directory holding `program.yaml` (the structure) and `program.npz` (the integer
-weights, thresholds and biases). `docs/program-format.md` describes both files; DESIGN.md section
-2 gives the arithmetic every backend computes from them. Validation names the offending field
+weights, thresholds and biases). `docs/program-format.md` describes both files; `docs/semantics.md`
+gives the arithmetic every backend computes from them. Validation names the offending field
 and value, so a malformed file never ends in a traceback.
 """
 
@@ -22,9 +22,9 @@ from spikeloom.hw.params import (
     v_range,
     weight_range,
 )
-from spikeloom.sw.errors import ProgramError
+from spikeloom.sw.errors import InputError, ProgramError
 
-__all__ = ["FORMAT", "Layer", "Program", "load_program", "save_program"]
+__all__ = ["FORMAT", "Layer", "Program", "load_program", "save_program", "check_spikes"]
 
 FORMAT = "spikeloom.program/1"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -311,3 +311,24 @@ def load_program(path: str | Path) -> Program:
         encoder_arrays=encoder_arrays,
     )
     return program.validate()
+
+
+def check_spikes(program: Program, spikes) -> np.ndarray:
+    """Validate input spikes `[samples, T, inputs]` of 0/1 against `program`; return uint8.
+
+    The result is C-contiguous, so batches of it convert to tensors without a copy.
+    """
+    spikes = np.asarray(spikes)
+    expected = (program.timesteps, program.inputs)
+    if spikes.ndim != 3 or spikes.shape[1:] != expected:
+        raise InputError(
+            f"input spikes have shape {spikes.shape}, expected (samples, {expected[0]}, "
+            f"{expected[1]}) for this Program"
+        )
+    if spikes.dtype.kind not in "biu":
+        raise InputError(f"input spikes must be integers 0/1, got dtype {spikes.dtype}")
+    if spikes.size and (spikes.min() < 0 or spikes.max() > 1):
+        raise InputError(
+            f"input spikes must be 0 or 1, found values in {spikes.min()}..{spikes.max()}"
+        )
+    return np.ascontiguousarray(spikes, dtype=np.uint8)

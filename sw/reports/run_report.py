@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from spikeloom.hw.params import EngineParams
-from spikeloom.sw.compiler.golden import check_spikes, run_golden
-from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.errors import InputError
 from spikeloom.sw.reports import energy, metrics, plots
 from spikeloom.sw.reports.table import format_table, markdown_table

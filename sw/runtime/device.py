@@ -11,20 +11,19 @@ import numpy as np
 from spikeloom.hw import layout
 from spikeloom.hw.params import EngineParams
 from spikeloom.hw.protocol import PROTOCOL_VERSION, Command, ErrorCode
-from spikeloom.sw.compiler.golden import check_spikes
-from spikeloom.sw.compiler.program import Program
+from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.errors import ProgramError, SpikeloomError
 from spikeloom.sw.result import Result
-from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, program_images
-from spikeloom.sw.runtime.link import (
+from spikeloom.sw.runtime.codec import (
     BoardError,
-    Link,
     LinkError,
     pack_events,
     pack_read,
     pack_write,
     unpack_word,
 )
+from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, program_images
+from spikeloom.sw.runtime.link import Link
 from tqdm import tqdm
 
 __all__ = ["BoardInfo", "Device", "RunError"]

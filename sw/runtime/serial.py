@@ -2,7 +2,7 @@
 
 import time
 
-from spikeloom.sw.runtime.link import LinkError
+from spikeloom.sw.runtime.codec import LinkError
 
 __all__ = ["SerialTransport"]
 

@@ -15,17 +15,17 @@ from spikeloom.hw.params import EngineParams
 from spikeloom.hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, SYNC, Command, ErrorCode
 from spikeloom.hw.serial_engine import SerialEngine
 from spikeloom.sim.amaranth_transport import AmaranthTransport
-from spikeloom.sw.runtime.link import (
+from spikeloom.sw.runtime.codec import (
     BoardError,
     Frame,
     FrameDecoder,
-    Link,
     encode_frame,
     pack_events,
     pack_read,
     pack_write,
     unpack_word,
 )
+from spikeloom.sw.runtime.link import Link
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 

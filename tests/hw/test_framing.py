@@ -16,8 +16,8 @@ from amaranth.sim import Simulator
 from spikeloom.hw.framing import Deframer, Enframer, crc16_next, frame_cycles
 from spikeloom.hw.protocol import MAX_PAYLOAD, SYNC, ErrorCode, crc16
 from spikeloom.sim.amaranth_backend import stream_put
-from spikeloom.sw.runtime import link as host_link
-from spikeloom.sw.runtime.link import BadCrc, BadLength, Frame, FrameDecoder, encode_frame
+from spikeloom.sw.runtime import codec as host_codec
+from spikeloom.sw.runtime.codec import BadCrc, BadLength, Frame, FrameDecoder, encode_frame
 
 from tests.sim_helpers import run_sim as _run
 
@@ -230,7 +230,7 @@ def test_enframer_matches_encode_frame(stall):
 @pytest.fixture
 def small_max(monkeypatch):
     """The host decoder, as reference, with the small MAX_PAYLOAD the Deframers here use."""
-    monkeypatch.setattr(host_link, "MAX_PAYLOAD", SMALL)
+    monkeypatch.setattr(host_codec, "MAX_PAYLOAD", SMALL)
 
 
 @pytest.mark.parametrize("stall", [0.0, 0.4])

@@ -1,4 +1,4 @@
-"""The LIF/LIFB/readout unit against DESIGN.md section 2, on random and edge-case values."""
+"""The LIF/LIFB/readout unit against docs/semantics.md, on random and edge-case values."""
 
 import numpy as np
 import pytest

@@ -14,15 +14,9 @@ from spikeloom.hw.protocol import Command, ErrorCode
 from spikeloom.hw.serial_engine import SerialEngine
 from spikeloom.sw.compiler.fit import check_fits
 from spikeloom.sw.compiler.random_program import random_program, random_spikes
+from spikeloom.sw.runtime.codec import BoardError, pack_events, pack_read, pack_write, unpack_word
 from spikeloom.sw.runtime.engine_stream import OutputDecoder, config_writes, read_requests
-from spikeloom.sw.runtime.link import (
-    BoardError,
-    Link,
-    pack_events,
-    pack_read,
-    pack_write,
-    unpack_word,
-)
+from spikeloom.sw.runtime.link import Link
 
 from tests.golden_check import assert_matches_golden
 from tests.hw.test_command import (

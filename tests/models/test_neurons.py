@@ -1,4 +1,4 @@
-"""Float neurons follow DESIGN.md section 2's order: leak, integrate, fire, reset."""
+"""Float neurons follow docs/semantics.md's order: leak, integrate, fire, reset."""
 
 import pytest
 import torch

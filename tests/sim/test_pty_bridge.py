@@ -35,7 +35,7 @@ def test_device_over_a_serial_port_equals_golden():
 
 def test_a_missing_serial_port_is_a_clear_error():
     import pytest
-    from spikeloom.sw.runtime.link import LinkError
+    from spikeloom.sw.runtime.codec import LinkError
 
     with pytest.raises(LinkError, match="cannot open serial port '/dev/nonexistent'"):
         SerialTransport("/dev/nonexistent")

@@ -19,8 +19,9 @@ from spikeloom.sim import verilator_transport as vt
 from spikeloom.sim.cocotb_backend import simulator_missing
 from spikeloom.sw.compiler.golden import run_golden
 from spikeloom.sw.compiler.random_program import random_program, random_spikes
+from spikeloom.sw.runtime.codec import encode_frame
 from spikeloom.sw.runtime.device import Device, RunError
-from spikeloom.sw.runtime.link import Link, encode_frame
+from spikeloom.sw.runtime.link import Link
 
 from tests.golden_check import assert_matches_golden
 

@@ -1,4 +1,4 @@
-"""DESIGN.md section 2 written as plain Python loops over ints: the oracle for the golden model.
+"""docs/semantics.md written as plain Python loops over ints: the oracle for the golden model.
 
 Deliberately naive (one neuron, one synapse at a time, Python ints, the burst count as the
 literal set size) so that it shares no code or trick with `sw.golden`.

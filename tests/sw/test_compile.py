@@ -14,7 +14,7 @@ def _set_exact_fold(model: SpikingMLP, rng: np.random.Generator):
     """Give every layer a power-of-two scale (some negative) and integer shifts.
 
     Then the float model is exactly an integer model scaled by 2^-3, which the compiler must
-    recover: the float and the integer spikes must agree one for one (DESIGN.md section 2's
+    recover: the float and the integer spikes must agree one for one (docs/semantics.md's
     claim that with leak k=1 the integer membrane is the floor of the float one).
     """
     with torch.no_grad():

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from spikeloom.hw import protocol
 from spikeloom.hw.protocol import MAX_PAYLOAD, REPLY, SYNC, Command, ErrorCode
 from spikeloom.sw.errors import SpikeloomError
-from spikeloom.sw.runtime.link import (
+from spikeloom.sw.runtime.codec import (
     EVENTS_ADDRESSES,
     EVENTS_BITMAP,
     MAX_FRAME,
@@ -16,7 +16,6 @@ from spikeloom.sw.runtime.link import (
     BoardError,
     Frame,
     FrameDecoder,
-    Link,
     LinkError,
     LinkTimeout,
     SequenceError,
@@ -28,6 +27,7 @@ from spikeloom.sw.runtime.link import (
     unpack_events,
     unpack_word,
 )
+from spikeloom.sw.runtime.link import Link
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 #: Enough bytes without SYNC to complete any frame a stray SYNC may have started.
