@@ -14,6 +14,7 @@ controller; the UART itself sits outside.
 
 from functools import reduce
 from operator import xor
+from types import SimpleNamespace
 
 from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
@@ -127,8 +128,8 @@ class Deframer(wiring.Component):
         self.depth = 1 << ceil_log2(longest + longest // 2)
         super().__init__()
 
-    def elaborate(self, platform):
-        m = Module()
+    def _buffer(self, m: Module) -> SimpleNamespace:
+        """The circular byte buffer, its positions, and the idle timer: what the parser reads."""
         abits = ceil_log2(self.depth)
         # The byte being written is never read in the same cycle: see `here`.
         m.submodules.buffer = buffer = ram(shape=8, depth=self.depth)
@@ -176,6 +177,31 @@ class Deframer(wiring.Component):
             m.d.sync += idle.eq(0)
         with m.Elif(~expired):
             m.d.sync += idle.eq(idle + 1)
+        return SimpleNamespace(
+            ptr=ptr,
+            start=start,
+            advance=advance,
+            jump=jump,
+            target=target,
+            byte=byte,
+            here=here,
+            settled=settled,
+            idle=idle,
+            expired=expired,
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        window = self._buffer(m)
+        ptr, start, byte, here, settled = (
+            window.ptr,
+            window.start,
+            window.byte,
+            window.here,
+            window.settled,
+        )
+        advance, jump, target = window.advance, window.jump, window.target
+        idle, expired = window.idle, window.expired
 
         seq, command = Signal(8), Signal(8)
         length = Signal(16)
