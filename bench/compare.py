@@ -7,7 +7,7 @@ sim:BOARD` runs), at 3 Mbaud. The host's own `Device` and `Link` load each Progr
 only, no read-back) and stream the samples; every byte crosses the UART bit by bit, so the time
 per sample over the link is measured in simulated time. For each workload and board:
 
-- the readout is checked bit for bit against the golden model (`sw.golden.run_golden`);
+- the readout is checked bit for bit against the golden model (`sw.compiler.golden.run_golden`);
 - `sw.run_report.make_report` gives compute latency (the engine's measured busy cycles of its
   layers, at the board's clock), the time per sample by the link's clock, the FPGA energy
   estimate of docs/energy.md (`compute`: the layers while they compute; `all cycles`: also the

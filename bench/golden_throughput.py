@@ -1,4 +1,4 @@
-"""Golden-model throughput: samples/s of `sw.golden.run_golden` on a 784-256-10 binary MLP.
+"""Golden-model throughput: samples/s of `sw.compiler.golden.run_golden` on a 784-256-10 binary MLP.
 
 The work is the MNIST-sized reference network (T=4, 10% input rate). For comparison the same
 work is also done the "SpikingJelly way": a dense float32 matrix product and a float LIF loop

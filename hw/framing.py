@@ -6,7 +6,7 @@ controller; the UART itself sits outside.
 - `Deframer` turns received bytes into frames that passed their CRC check, and reports frames
   that failed it (or announced too long a payload) on `o_error`, so the controller can answer
   them with an ERROR reply. It follows the receiver rules of hw/protocol.py exactly as the host's
-  `sw.link.FrameDecoder` does, which the tests use as its reference model.
+  `sw.runtime.codec.FrameDecoder` does, which the tests use as its reference model.
 - `Enframer` wraps a reply that the controller produces byte by byte: SYNC, header, the payload
   as it comes, and the CRC computed on the way.
 - `crc16_next` is the CRC-16/CCITT-FALSE update for one byte, as logic.
@@ -83,7 +83,7 @@ class Deframer(wiring.Component):
     The CRC comes after the payload, so a frame can only be passed on once it has fully arrived.
     Every received byte therefore goes into `buffer`, a circular Memory of `depth` bytes (the
     next power of two at or above 1.5 longest frames), and a parser reads them back from it, one
-    every two cycles. The parser works like `sw.link.FrameDecoder`:
+    every two cycles. The parser works like `sw.runtime.codec.FrameDecoder`:
 
     - it hunts for SYNC, then reads seq, command and length;
     - a length over `max_payload` is reported as BAD_LENGTH as soon as it is read;

@@ -38,7 +38,7 @@ class SerialEngine(wiring.Component):
     divisor (`hw.framing.frame_cycles`). With `uart=False` the ports are `i_bytes`/`o_bytes`
     streams instead of `rx`/`tx` pins, and `divisor` only sets that default.
     `fifo_depth`, `max_payload` and `busy_cycles` are passed to `CommandProcessor`; `images` (from
-    `sw.engine_stream.program_images`) bakes a Program into the engine's memories and
+    `sw.runtime.engine_stream.program_images`) bakes a Program into the engine's memories and
     `weight_memory` makes its weight store (`hw.weights`). `engine` is the Engine instance
     inside, for tests that look at its ports.
     """

@@ -1,4 +1,4 @@
-"""The simulated board at the byte level: a `sw.link` transport that runs the gateware.
+"""The simulated board at the byte level: a link transport that runs the gateware.
 
 `AmaranthTransport` lets the host's `Link`, and every host layer above it (`Device`), run
 unchanged against the `hw.serial_engine.SerialEngine` top level in Amaranth's simulator: writes
@@ -17,7 +17,7 @@ __all__ = ["AmaranthTransport"]
 
 
 class AmaranthTransport:
-    """A `sw.link` transport whose `read` runs the simulated byte-level `SerialEngine` until reply
+    """A link transport whose `read` runs the simulated byte-level `SerialEngine` until reply
     bytes come out or `timeout_s` of simulated time has passed, so `Link.request` (and any host
     code on top of it) runs unchanged against the gateware. Both byte streams stall at random
     with probability `stall`. `clock` is the simulated time, for `Link(clock=...)`."""

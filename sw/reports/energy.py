@@ -165,7 +165,7 @@ def _value(entry: dict, name: str) -> float:
 
 def literature_energy(metrics: dict, table: dict | None = None) -> dict:
     """E_AC x synaptic operations (SNN) and E_MAC x MACs (equivalent ANN), from the output of
-    `sw.metrics.workload_metrics`.
+    `sw.reports.metrics.workload_metrics`.
 
     Returns `{"kind", "unit", "e_ac_pj", "e_mac_pj", "layers": {name: {"snn_effective",
     "snn_dense", "ann"}}, "total": {...}}` in nJ per sample; `snn_effective` is None where the

@@ -5,7 +5,7 @@ or `spikeloom sim` with a hardware backend) and its Program. What it holds decid
 reported:
 
 - the engine's counters give cycles per layer, so compute latency at a clock and the FPGA
-  energy estimate (`sw.energy`); the golden model has none, and the report says so;
+  energy estimate (`sw.reports.energy`); the golden model has none, and the report says so;
 - a board run also records the link's bytes and each sample's time by the link's clock, so
   link time and compute time are reported apart;
 - the input spikes, when given, let the golden model fill in what a board did not send (hidden

@@ -1,6 +1,6 @@
 """The host runtime: load a Program onto a board and stream samples through it, over any link.
 
-`Device` speaks the protocol of `hw/protocol.py` through a `sw.link.Link`, so the same code
+`Device` speaks the protocol of `hw/protocol.py` through a `sw.runtime.link.Link`, so the same code
 drives a real board on a serial port and the simulated board. Nothing is lost on failure: a run
 that breaks off raises `RunError` carrying the results of every sample that completed.
 """

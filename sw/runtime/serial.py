@@ -1,4 +1,4 @@
-"""A `sw.link` transport over a serial port (pyserial): a real board, or any pseudo-terminal."""
+"""A link transport over a serial port (pyserial): a real board, or any pseudo-terminal."""
 
 import time
 

@@ -1,5 +1,5 @@
-"""The board's framing against the host's: `Enframer` must produce `sw.link.encode_frame`'s bytes,
-and `Deframer` must find the frames and errors `sw.link.FrameDecoder` finds in the same stream
+"""The gateware's framing against the host's codec: `Enframer` must produce `encode_frame`'s
+bytes, and `Deframer` must find the frames and errors `FrameDecoder` finds in the same stream
 (garbage, stray SYNC bytes, truncated and corrupted frames, idle gaps), with random stalls.
 
 SPIKELOOM_SEED replays a failure: every test prints the seed its random numbers come from.

@@ -1,7 +1,7 @@
 """The serial engine (hw/serial_engine.py) against the golden model, driven by the host's `Link`:
 load a random Program with WRITEs and verify it with READs, stream samples with EVENTS and
-RESULTS, compare exactly with `sw.golden.run_golden`, check COUNTERS and RESET. The byte-level
-board runs most tests; one goes through the UART pins with a bit-level line model.
+RESULTS, compare exactly with the golden model, check COUNTERS and RESET. The byte-level serial
+engine runs most tests; one goes through the UART pins with a bit-level line model.
 
 SPIKELOOM_SEED replays a failure: every test prints the seed its random numbers come from.
 """
