@@ -1,5 +1,5 @@
-"""The board's top level: UART, framing, command processor and engine, as built for an FPGA and as
-simulated.
+"""The serial engine: UART, framing, command processor and engine, the gateware behind the host's
+link, as a board builds it (`boards.top.BoardTop` adds the PLL and pins) and as it is simulated.
 
     rx -> UART -> Deframer -> CommandProcessor -> Enframer -> UART -> tx
                                    |  ^
