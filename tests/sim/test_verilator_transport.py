@@ -199,7 +199,7 @@ def test_a_failed_build_names_its_log_and_is_not_cached(monkeypatch, tmp_path):
     monkeypatch.setattr(vt, "verilator_executable", lambda: str(broken))
     with pytest.raises(vt.VerilatorBuildError, match=r"failed \(exit 1\); log .*build\.log"):
         vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR, build_dir=tmp_path / "cache")
-    (folder,) = (tmp_path / "cache").glob("*/")
+    (folder,) = (tmp_path / "cache" / "verilator-transport").glob("*/")
     assert "no licence" in (folder / "build.log").read_text()
     assert not (folder / "built.json").exists()  # the next try builds again
 
