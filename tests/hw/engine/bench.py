@@ -3,7 +3,7 @@
 import os
 import random
 
-__all__ = ["SEED", "seeded", "idle"]
+__all__ = ["SEED", "seeded", "idle", "wait_for"]
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 
@@ -18,3 +18,12 @@ async def idle(ctx, cycles: int):
     """Let `cycles` clock cycles pass (none is fine)."""
     for _ in range(cycles):
         await ctx.tick()
+
+
+async def wait_for(ctx, signal, what: str, limit: int = 10_000):
+    """Let cycles pass until `signal` is high (now), failing after `limit` of them."""
+    for _ in range(limit):
+        if ctx.get(signal):
+            return
+        await ctx.tick()
+    raise AssertionError(f"{what}: {signal} stayed low for {limit} cycles")

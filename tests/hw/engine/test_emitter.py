@@ -10,7 +10,7 @@ from spikeloom.hw.params import EngineParams
 
 from tests.sim_helpers import run_sim
 
-from .bench import SEED, idle, seeded
+from .bench import SEED, idle, seeded, wait_for
 
 
 @pytest.mark.parametrize("lanes, sweep", [(4, 2), (4, 4), (3, 1), (6, 3)])
@@ -54,8 +54,7 @@ def test_spikes_leave_in_order_and_fill_the_buffer(lanes, sweep):
             ctx.set(dut.start_layer, 0)
             for group, counts in enumerate(layer):
                 # A group's first slot enters the units only once the emitter is done.
-                while ctx.get(dut.emitting):
-                    await ctx.tick()
+                await wait_for(ctx, ~dut.emitting, what)
                 ctx.set(dut.first, group * lanes)
                 ctx.set(dut.start_group, 1)
                 await ctx.tick()
@@ -69,8 +68,7 @@ def test_spikes_leave_in_order_and_fill_the_buffer(lanes, sweep):
                     await ctx.tick()
                     ctx.set(dut.i_slots.valid, 0)
                     await idle(ctx, rng.choice([0, 0, rng.randrange(4)]))
-            while ctx.get(dut.emitting):
-                await ctx.tick()
+            await wait_for(ctx, ~dut.emitting, what)
             await ctx.tick()  # the sink has seen the last spike
             assert ctx.get(dut.count) == len(expected[index]), what
             assert sent == expected[index], what

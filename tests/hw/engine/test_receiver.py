@@ -11,7 +11,7 @@ from spikeloom.sim.amaranth_backend import stream_put
 
 from tests.sim_helpers import run_sim
 
-from .bench import SEED, idle, seeded
+from .bench import SEED, idle, seeded, wait_for
 
 PARAMS = EngineParams(lanes=4, max_layers=2, max_inputs=12, max_neurons=8, weight_words=64)
 
@@ -34,7 +34,8 @@ def test_timesteps_reach_the_layers_in_order(stall):
     async def layers(ctx):
         for index, step in enumerate(steps):
             what = f"SPIKELOOM_SEED={SEED}, stall {stall}, timestep {index}"
-            (count,) = await ctx.tick().sample(dut.count).until(dut.full)
+            await wait_for(ctx, dut.full, what)
+            count = ctx.get(dut.count)
             assert count == len(step), what
             read = []
             for i in range(count):  # the buffer's word arrives a cycle after its address

@@ -13,7 +13,7 @@ from spikeloom.sim.amaranth_backend import stream_put
 
 from tests.sim_helpers import run_sim
 
-from .bench import SEED, idle, seeded
+from .bench import SEED, idle, seeded, wait_for
 
 PARAMS = EngineParams(
     lanes=4, sweep_lanes=2, max_layers=3, max_inputs=10, max_neurons=9, weight_words=24
@@ -68,7 +68,9 @@ def test_writes_read_back(stall):
                 await stream_put(ctx, dut.i_read, {"space": space, "addr": addr}, rng, stall)
                 await idle(ctx, int(rng.random() < stall) * rng.randrange(4))
                 ctx.set(dut.o_read.ready, 1)
-                (word,) = await ctx.tick().sample(dut.o_read.payload).until(dut.o_read.valid)
+                await wait_for(ctx, dut.o_read.valid, what)
+                word = ctx.get(dut.o_read.payload)
+                await ctx.tick()
                 ctx.set(dut.o_read.ready, 0)
                 assert word == model[space][addr], f"{what}: space {space} word {addr}"
 
@@ -82,7 +84,7 @@ def test_writes_read_back(stall):
             model[space][addr] = word
         await read_back(ctx, f"{what}, written")
         done.append(True)
-        await ctx.tick().until(dut.idle)
+        await wait_for(ctx, dut.idle, what)
         # The engine's own reads: the layer table at once, the others a cycle later.
         assert ctx.get(dut.settings.as_value()) == model[layout.SPACE_GLOBAL][0], what
         for addr, word in enumerate(model[layout.SPACE_LAYERS]):
