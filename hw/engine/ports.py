@@ -1,4 +1,5 @@
-"""The one kind of port the engine's blocks pass between them besides streams: a memory read."""
+"""What the engine's blocks share besides streams: the read port of a memory one block owns and
+another addresses, and the widths of the sequencer's address registers."""
 
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
