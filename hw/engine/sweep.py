@@ -44,7 +44,8 @@ class Sweep(wiring.Component):
     - `slot`: the slot entering;
     - `drained`: nothing is in the units or left to emit (a cycle late, and never wrong);
     - `o_slots`: the slots leaving the units, with their spike counts (always taken);
-    - `membranes`: the membrane word at `word` of the previous cycle (for the readout).
+    - `membranes`: the membrane word read at the previous cycle's address (`word` while the
+      sweep does not step: what the readout reads).
     """
 
     def __init__(self, params: EngineParams):
