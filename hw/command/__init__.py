@@ -89,7 +89,7 @@ __all__ = [
     "ResultPacker",
     "ErrorReply",
     "ReplyBuffer",
-    # Importable from here as before; they live in hw/protocol.py.
+    # Importable from here too; they live in hw/protocol.py.
     "word_bytes",
     "event_bytes",
     "info_payload",

@@ -1,8 +1,11 @@
 """The command processor: verified frames in, replies out, the engine driven in between.
 
-It only sequences: the frame checks, the EVENTS unpacker, the result packer, the error replies
-and the reply buffer are the components next to this module (hw/command's docstring gives the
-protocol's rules they carry out).
+It only sequences: the frame checks, the WRITE/READ requests, the EVENTS unpacker, the result
+packer, the error replies and the reply buffer are the components next to this module
+(hw/command's docstring gives the protocol's rules they carry out). Its states are the steps of
+a command: take a frame (IDLE, DRAIN), build a reply (INFO, COUNTERS, RESULTS, RESET, APPEND,
+FINISH), reach the engine (COLLECT, CHECK, WRITE, READ, READ_WAIT, EVENTS_WAIT, EVENTS) and
+send it (SEND).
 """
 
 from contextlib import contextmanager

@@ -33,8 +33,10 @@ def test_whole_events_in_order(params, depth, max_payload):
             clear = rng.random() < 0.004
             ready = not clear and rng.random() >= stall
             if rng.random() < 0.02:
-                # A new reply, sometimes one that already holds other bytes.
-                length = rng.choice([0, 0, rng.randrange(max_payload + 1)])
+                # A new reply, sometimes one that already holds other bytes, or that has room
+                # for exactly one more event, or not quite.
+                edge = max_payload - size
+                length = rng.choice([0, 0, edge, edge + 1, rng.randrange(max_payload + 1)])
             ctx.set(dut.i_events.valid, offer is not None)
             ctx.set(Value.cast(dut.i_events.payload), offer or 0)
             ctx.set(dut.clear, clear)
@@ -46,12 +48,14 @@ def test_whole_events_in_order(params, depth, max_payload):
             taken = None
             if ctx.get(dut.o_event.valid):
                 assert length + size <= max_payload, case
-                assert pending and ctx.get(dut.o_event.payload) == pending[0], case
+                assert pending and ctx.get(dut.o_event.payload) == pending[0][0], case
                 if ready:
                     taken = pending.popleft()
+            elif pending and cycle - pending[0][1] > 3 and length + size <= max_payload:
+                raise AssertionError(f"{case}: an event that fits is not offered")
             await ctx.tick()
             if written:
-                pending.append(offer)
+                pending.append((offer, cycle))
                 offer = None
             if taken is not None:
                 length += size
@@ -65,7 +69,7 @@ def test_whole_events_in_order(params, depth, max_payload):
         ctx.set(dut.length, 0)
         for _ in range(3 * depth + 4):
             if ctx.get(dut.o_event.valid):
-                assert ctx.get(dut.o_event.payload) == pending.popleft(), where
+                assert ctx.get(dut.o_event.payload) == pending.popleft()[0], where
             await ctx.tick()
         assert not pending and not ctx.get(dut.o_event.valid), where
 
