@@ -28,7 +28,16 @@ time, so a stray SYNC in garbage cannot swallow the frames that follow.
 Byte orders: every multi-byte field is little-endian. EVENTS format 0 is a list of u16 input
 addresses; format 1 is a bitmap, input i in bit i % 8 of byte i // 8. A READ reply's word width is
 that of the memory space read (`hw.layout`), which both sides know from the engine's parameters.
+
+The sizes that follow from an engine's parameters (`word_bytes`, `event_bytes`, `counters_bytes`,
+`info_payload`, `request_lengths`) are computed here too, from `hw.layout`, which is also plain
+Python.
 """
+
+from dataclasses import fields
+
+from . import layout
+from .params import EngineParams
 
 __all__ = [
     "SYNC",
@@ -39,7 +48,15 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Command",
     "ErrorCode",
+    "MAX_ERROR_PAYLOAD",
+    "EventsFormat",
+    "ADDRESS_BYTES",
     "crc16",
+    "word_bytes",
+    "event_bytes",
+    "counters_bytes",
+    "info_payload",
+    "request_lengths",
 ]
 
 SYNC = 0xA5
@@ -68,8 +85,9 @@ class Command:
     - READ: space (u8), addr (u32) -> the word (word_bytes).
     - RESET: -> nothing. Resets the engine (membranes, buffers, counters) and drops pending
       results; the loaded Program stays.
-    - EVENTS: format (u8: 0 = u16 addresses, 1 = bitmap, input i in bit i % 8 of byte i // 8)
-      and one timestep of input spikes -> nothing; the board adds the end-of-timestep marker.
+    - EVENTS: format (u8, `EventsFormat`: 0 = u16 addresses, 1 = bitmap, input i in bit i % 8
+      of byte i // 8) and one timestep of input spikes -> nothing; the board adds the
+      end-of-timestep marker.
       An address >= max_inputs: CAPACITY with max_inputs (u32) as detail.
     - RESULTS: -> as many whole pending output events (`hw.layout.output_fields`, packed into
       event_bytes each) as fit in MAX_PAYLOAD, oldest first; empty when none are pending.
@@ -98,6 +116,21 @@ class ErrorCode:
     BUSY = 0x06  # the engine did not take the command in time (EVENTS: the results are full)
 
 
+#: The longest ERROR payload: the code and a u32 detail.
+MAX_ERROR_PAYLOAD = 5
+
+
+class EventsFormat:
+    """An EVENTS payload's first byte."""
+
+    ADDRESSES = 0  # u16 input addresses
+    BITMAP = 1  # input i in bit i % 8 of byte i // 8
+
+
+#: A WRITE's or READ's space (u8) and addr (u32): all of a READ, the start of a WRITE.
+ADDRESS_BYTES = 5
+
+
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
     """CRC-16/CCITT-FALSE of `data` (check value of b"123456789": 0x29B1)."""
     for byte in data:
@@ -106,3 +139,37 @@ def crc16(data: bytes, crc: int = 0xFFFF) -> int:
             crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
             crc &= 0xFFFF
     return crc
+
+
+def word_bytes(params: EngineParams) -> int:
+    """Bytes of a WRITE or READ word: ceil(word_bits / 8)."""
+    return -(-layout.word_bits(params) // 8)
+
+
+def event_bytes(params: EngineParams) -> int:
+    """Bytes of one output event in a RESULTS reply."""
+    return -(-sum(width for _, width, _ in layout.output_fields(params)) // 8)
+
+
+def counters_bytes(params: EngineParams) -> int:
+    """Bytes of the COUNTERS reply: `hw.layout.counter_fields`, u32 each."""
+    return sum(width for _, width, _ in layout.counter_fields(params)) // 8
+
+
+def info_payload(params: EngineParams, clock_hz: int) -> bytes:
+    """The INFO reply: version, every EngineParams field in dataclass order, the clock (u32s).
+    An unset (None) field is sent as 0."""
+    values = [getattr(params, f.name) or 0 for f in fields(params)] + [clock_hz]
+    return bytes((PROTOCOL_VERSION,)) + b"".join(v.to_bytes(4, "little") for v in values)
+
+
+def request_lengths(params: EngineParams) -> dict[int, int]:
+    """The payload length of every command that takes just one; EVENTS takes 1 or more."""
+    return {
+        Command.INFO: 0,
+        Command.WRITE: ADDRESS_BYTES + word_bytes(params),
+        Command.READ: ADDRESS_BYTES,
+        Command.RESET: 0,
+        Command.RESULTS: 0,
+        Command.COUNTERS: 0,
+    }

@@ -1,4 +1,4 @@
-"""The command processor (hw/command.py) through the byte-level `SerialEngine`, driven by the
+"""The command processor (hw/command/) through the byte-level `SerialEngine`, driven by the
 host's own `Link` over a transport that runs the simulation: the protocol's rules (retries,
 sequence numbers, errors, garbage) as the host sees them, with random stalls on both byte streams.
 
@@ -10,9 +10,20 @@ import random
 
 import pytest
 from spikeloom.hw import layout
-from spikeloom.hw.command import event_bytes, info_payload, word_bytes
 from spikeloom.hw.params import EngineParams
-from spikeloom.hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, SYNC, Command, ErrorCode
+from spikeloom.hw.protocol import (
+    ADDRESS_BYTES,
+    MAX_PAYLOAD,
+    PROTOCOL_VERSION,
+    REPLY,
+    SYNC,
+    Command,
+    ErrorCode,
+    EventsFormat,
+    event_bytes,
+    info_payload,
+    word_bytes,
+)
 from spikeloom.hw.serial_engine import SerialEngine
 from spikeloom.sim.amaranth_transport import AmaranthTransport
 from spikeloom.sw.runtime.codec import (
@@ -106,7 +117,7 @@ def test_write_read_and_lengths():
     with pytest.raises(BoardError) as error:
         link.request(Command.WRITE, pack_write(0, 0, 1, WORD)[:-1])
     assert error.value.code == ErrorCode.BAD_LENGTH
-    assert error.value.detail == (5 + WORD).to_bytes(2, "little")
+    assert error.value.detail == (ADDRESS_BYTES + WORD).to_bytes(2, "little")
     with pytest.raises(BoardError) as error:
         link.request(Command.READ, pack_read(0, 0) + b"\0")
     assert (error.value.code, error.value.detail) == (ErrorCode.BAD_LENGTH, b"\5\0")
@@ -134,7 +145,7 @@ def test_unknown_command():
         link.request(Command.EVENTS, bytes((9, 1, 2)))  # unknown EVENTS format
     assert error.value.code == ErrorCode.UNKNOWN_COMMAND
     with pytest.raises(BoardError) as error:
-        link.request(Command.EVENTS, bytes((0, 1)))  # half an address
+        link.request(Command.EVENTS, bytes((EventsFormat.ADDRESSES, 1)))  # half an address
     # The detail is the longest acceptable length up to the one sent.
     assert (error.value.code, error.value.detail) == (ErrorCode.BAD_LENGTH, b"\1\0")
     with pytest.raises(BoardError) as error:
@@ -229,11 +240,13 @@ def test_events_capacity_keeps_the_timestep():
     """Out-of-range addresses are dropped, the timestep still ends, and the CAPACITY reply is
     stored: a retry gets it again without a second timestep."""
     _, transport, _ = make_link("capacity", stall=0.2)
-    bad = bytes((0,)) + b"".join(a.to_bytes(2, "little") for a in (1, PARAMS.max_inputs, 2))
+    bad = bytes((EventsFormat.ADDRESSES,)) + b"".join(
+        a.to_bytes(2, "little") for a in (1, PARAMS.max_inputs, 2)
+    )
     capacity = error_reply(1, ErrorCode.CAPACITY, PARAMS.max_inputs.to_bytes(4, "little"))
     assert exchange(transport, encode_frame(1, Command.EVENTS, bad)) == [capacity]
     assert exchange(transport, encode_frame(1, Command.EVENTS, bad)) == [capacity]
-    bitmap = bytes((1, 0, 0x10))  # input 12 of 12: out of range
+    bitmap = bytes((EventsFormat.BITMAP, 0, 0x10))  # input 12 of 12: out of range
     capacity2 = error_reply(2, ErrorCode.CAPACITY, PARAMS.max_inputs.to_bytes(4, "little"))
     assert exchange(transport, encode_frame(2, Command.EVENTS, bitmap)) == [capacity2]
     # Two timesteps went in (both input buffers full), not three.

@@ -9,8 +9,7 @@ SPIKELOOM_SEED replays a failure: every test prints the seed its random numbers 
 import numpy as np
 import pytest
 from spikeloom.hw import layout
-from spikeloom.hw.command import event_bytes, info_payload
-from spikeloom.hw.protocol import Command, ErrorCode
+from spikeloom.hw.protocol import Command, ErrorCode, EventsFormat, event_bytes, info_payload
 from spikeloom.hw.serial_engine import SerialEngine
 from spikeloom.sw.compiler.fit import check_fits
 from spikeloom.sw.compiler.random_program import random_program, random_spikes
@@ -70,7 +69,7 @@ def collect_results(link: Link, decoder: OutputDecoder) -> bool:
 def address_list(step) -> bytes:
     """EVENTS format 0 (u16 addresses) whatever its length: `pack_events` prefers the bitmap for
     these narrow inputs, and both formats must give the same timestep."""
-    return bytes((0,)) + np.flatnonzero(step).astype("<u2").tobytes()
+    return bytes((EventsFormat.ADDRESSES,)) + np.flatnonzero(step).astype("<u2").tobytes()
 
 
 def run_sample(link: Link, decoder: OutputDecoder, sample, addresses: bool = False) -> int:
