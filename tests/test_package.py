@@ -27,10 +27,15 @@ DATA_FILES = ("spikeloom/sw/reports/energy.yaml", "spikeloom/sim/verilator_trans
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built from a clean copy: setuptools stages files in `build/` next to the sources, and a
+    # stale stage there (a module since moved) would end up in the wheel.
+    source = tmp_path_factory.mktemp("source") / "spikeloom"
+    ignore = shutil.ignore_patterns(".git", ".venv", "build", "runs", "*.egg-info", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=ignore)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--wheel-dir", str(out), str(ROOT)],
+        + ["--wheel-dir", str(out), str(source)],
         check=True,
         cwd=out,
     )

@@ -1,4 +1,4 @@
-"""The engine: an event-driven, accumulate-only spiking MLP core (DESIGN.md sections 2 and 4).
+"""The engine: an event-driven, accumulate-only spiking core (docs/semantics.md, docs/engine.md).
 
 Per sample, for t in 0..T-1 the engine runs every layer in order. A layer is processed one group
 of `lanes` neurons at a time: the timestep's input events are replayed from an event buffer (one

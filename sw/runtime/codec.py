@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from spikeloom.hw.protocol import (
+    ADDRESS_BYTES,
     CRC_BYTES,
     HEADER_BYTES,
     MAX_PAYLOAD,
@@ -15,13 +16,12 @@ from spikeloom.hw.protocol import (
     SYNC,
     Command,
     ErrorCode,
+    EventsFormat,
 )
 from spikeloom.sw.errors import SpikeloomError
 
 __all__ = [
     "MAX_FRAME",
-    "EVENTS_ADDRESSES",
-    "EVENTS_BITMAP",
     "crc16",
     "encode_frame",
     "Frame",
@@ -45,7 +45,6 @@ MAX_FRAME = HEADER_BYTES + MAX_PAYLOAD + CRC_BYTES
 #: The board's reply to a header whose length field exceeds MAX_PAYLOAD.
 OVERLONG_FRAME_ERROR = bytes((ErrorCode.BAD_LENGTH,)) + MAX_PAYLOAD.to_bytes(2, "little")
 #: EVENTS payload formats (the payload's first byte).
-EVENTS_ADDRESSES, EVENTS_BITMAP = 0, 1
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
@@ -270,8 +269,8 @@ def pack_read(space: int, addr: int) -> bytes:
 def pack_write(space: int, addr: int, data: int, width: int) -> bytes:
     """WRITE request payload: space (1), addr (4, LE), `data` as a `width`-byte LE word (a
     negative `data` is written in two's complement)."""
-    if not isinstance(width, int) or not 1 <= width <= MAX_PAYLOAD - 5:
-        raise ValueError(f"word width {width!r} is not 1..{MAX_PAYLOAD - 5} bytes")
+    if not isinstance(width, int) or not 1 <= width <= MAX_PAYLOAD - ADDRESS_BYTES:
+        raise ValueError(f"word width {width!r} is not 1..{MAX_PAYLOAD - ADDRESS_BYTES} bytes")
     bits = 8 * width
     if not isinstance(data, int) or not -(1 << (bits - 1)) <= data < 1 << bits:
         raise ValueError(f"data {data!r} does not fit in {width} bytes")
@@ -294,9 +293,9 @@ def pack_events(spikes: Iterable) -> bytes:
     list_bytes = 2 * len(addresses) if len(spikes) <= 1 << 16 else None
     bitmap_bytes = (len(spikes) + 7) // 8
     if list_bytes is not None and list_bytes <= bitmap_bytes:
-        payload = bytes((EVENTS_ADDRESSES,)) + addresses.astype("<u2").tobytes()
+        payload = bytes((EventsFormat.ADDRESSES,)) + addresses.astype("<u2").tobytes()
     else:
-        payload = bytes((EVENTS_BITMAP,)) + np.packbits(spikes, bitorder="little").tobytes()
+        payload = bytes((EventsFormat.BITMAP,)) + np.packbits(spikes, bitorder="little").tobytes()
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(
             f"a timestep of {len(spikes)} inputs with {len(addresses)} spikes needs an EVENTS "
@@ -312,7 +311,7 @@ def unpack_events(payload: bytes, inputs: int) -> np.ndarray:
         raise ValueError("EVENTS payload is empty (no format byte)")
     form, data = payload[0], bytes(payload[1:])
     spikes = np.zeros(inputs, np.uint8)
-    if form == EVENTS_ADDRESSES:
+    if form == EventsFormat.ADDRESSES:
         if len(data) % 2:
             raise ValueError(f"EVENTS address list of {len(data)} bytes is not whole u16s")
         addresses = np.frombuffer(data, "<u2")
@@ -321,7 +320,7 @@ def unpack_events(payload: bytes, inputs: int) -> np.ndarray:
                 f"EVENTS address {addresses.max()} is out of range for {inputs} inputs"
             )
         spikes[addresses] = 1
-    elif form == EVENTS_BITMAP:
+    elif form == EventsFormat.BITMAP:
         if len(data) != (inputs + 7) // 8:
             raise ValueError(
                 f"EVENTS bitmap of {len(data)} bytes, expected {(inputs + 7) // 8} for {inputs} "

@@ -10,7 +10,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 from spikeloom.hw import layout
 from spikeloom.hw.params import EngineParams
-from spikeloom.hw.protocol import PROTOCOL_VERSION, Command, ErrorCode
+from spikeloom.hw.protocol import (
+    PROTOCOL_VERSION,
+    Command,
+    ErrorCode,
+    counters_bytes,
+    event_bytes,
+    word_bytes,
+)
 from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.errors import ProgramError, SpikeloomError
 from spikeloom.sw.result import Result
@@ -90,7 +97,7 @@ class Device:
         layer only, and the link carries far fewer bytes per inference.
         """
         params = self.params
-        width = -(-layout.word_bits(params) // 8)
+        width = word_bytes(params)
         # raises ProgramError when the Program does not fit
         images = program_images(program, params, readout_only)
         self.readout_only = readout_only
@@ -107,19 +114,20 @@ class Device:
                     )
 
     def counters(self) -> tuple[int, dict[str, list[int]]]:
-        layers = self.params.max_layers
-        values = _u32s(self.request(Command.COUNTERS), 1 + len(COUNTERS) * layers, "COUNTERS")
-        per_layer = {
-            name: values[1 + i * layers : 1 + (i + 1) * layers] for i, name in enumerate(COUNTERS)
-        }
-        return values[0], per_layer
+        """The engine's counters: cycles, and each of COUNTERS per layer."""
+        payload = self.request(Command.COUNTERS)
+        if len(payload) != counters_bytes(self.params):
+            raise LinkError(
+                f"COUNTERS reply of {len(payload)} bytes, expected {counters_bytes(self.params)}"
+            )
+        values = layout.unpack_counters(self.params, int.from_bytes(payload, "little"))
+        return values["cycles"], {name: values[name] for name in COUNTERS}
 
     def run(self, program: Program, spikes, progress: bool = False) -> Result:
         """Stream `spikes` `[samples, T, inputs]` through the loaded `program`."""
         spikes = check_spikes(program, spikes)
         params = self.params
-        fields_out = layout.output_fields(params)
-        event_bytes = -(-sum(width for _, width, _ in fields_out) // 8)
+        event_size = event_bytes(params)
         decoder = OutputDecoder(program, params, self.readout_only)
         cycles, counters = [], {name: [] for name in COUNTERS}
         link_bytes = []  # (sent, received) per completed sample
@@ -128,14 +136,14 @@ class Device:
         def collect() -> bool:
             """Feed one RESULTS reply to the decoder; True when it ended the sample."""
             payload = self.request(Command.RESULTS)
-            if len(payload) % event_bytes:
+            if len(payload) % event_size:
                 raise LinkError(
                     f"RESULTS reply of {len(payload)} bytes is not whole events of "
-                    f"{event_bytes} bytes"
+                    f"{event_size} bytes"
                 )
             done = False
-            for start in range(0, len(payload), event_bytes):
-                word = int.from_bytes(payload[start : start + event_bytes], "little")
+            for start in range(0, len(payload), event_size):
+                word = int.from_bytes(payload[start : start + event_size], "little")
                 done = decoder.feed(word) or done
             return done
 

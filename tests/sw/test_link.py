@@ -5,11 +5,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from spikeloom.hw import protocol
-from spikeloom.hw.protocol import MAX_PAYLOAD, REPLY, SYNC, Command, ErrorCode
+from spikeloom.hw.protocol import MAX_PAYLOAD, REPLY, SYNC, Command, ErrorCode, EventsFormat
 from spikeloom.sw.errors import SpikeloomError
 from spikeloom.sw.runtime.codec import (
-    EVENTS_ADDRESSES,
-    EVENTS_BITMAP,
     MAX_FRAME,
     BadCrc,
     BadLength,
@@ -447,7 +445,7 @@ def test_events_payload_is_the_shorter_encoding_and_round_trips(spikes):
         return
     payload = pack_events(spikes)
     assert len(payload) == shortest
-    assert payload[0] == (EVENTS_ADDRESSES if 2 * k <= (n + 7) // 8 else EVENTS_BITMAP)
+    assert payload[0] == (EventsFormat.ADDRESSES if 2 * k <= (n + 7) // 8 else EventsFormat.BITMAP)
     np.testing.assert_array_equal(unpack_events(payload, n), spikes)
 
 
