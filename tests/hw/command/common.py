@@ -3,27 +3,17 @@
 SPIKELOOM_SEED replays a failure; every assertion message names the seed it came from.
 """
 
-import os
 import random
 
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 from spikeloom.hw.params import EngineParams
 
-SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
+# The seed and the small engine of the processor's own tests.
+from tests.hw.test_command import PARAMS, SEED
 
-#: A small engine, as in tests/hw/test_command.py.
-PARAMS = EngineParams(
-    lanes=4,
-    max_layers=2,
-    max_inputs=12,
-    max_neurons=12,
-    weight_words=80,
-    max_v_bits=12,
-    max_weight_bits=8,
-    max_timesteps=3,
-    current_bits=16,
-)
+__all__ = ["SEED", "PARAMS", "WIDE", "seeded", "simulate"]
+
 #: Wider words than events, and inputs that take three bitmap bytes.
 WIDE = EngineParams(
     lanes=8,
