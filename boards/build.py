@@ -200,6 +200,8 @@ def build(
             "--timing-allow-fail",
         ],
     }
+    if spec.synth_opts:
+        overrides["synth_opts"] = spec.synth_opts
     plan = platform.build(top, name=NAME, build_dir=str(out), do_build=False, **overrides)
     started = time.monotonic()
     try:
@@ -228,6 +230,7 @@ def build(
         "baud": baud,
         "divisor": divisor,
         "seed": seed,
+        "synth_opts": spec.synth_opts,
         "program": program_name,
         "params": spec.params.as_dict(),
         "build_seconds": round(seconds, 1),

@@ -38,3 +38,5 @@ class BoardSpec:
     bakes_weights: bool = True
     #: Output events the board buffers for the host (`hw.command.CommandProcessor`).
     fifo_depth: int = 512
+    #: Extra options for the family's `synth_*` command (Yosys); empty: its defaults.
+    synth_opts: str = ""
