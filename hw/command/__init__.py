@@ -72,7 +72,6 @@ address. WRITE and READ wait up to `busy_cycles` for the engine's configuration 
 which serve only between timesteps, then answer BUSY.
 """
 
-from ..protocol import event_bytes, info_payload, word_bytes
 from .access import AccessRequest
 from .check import FrameCheck
 from .error import ErrorReply
@@ -89,8 +88,4 @@ __all__ = [
     "ResultPacker",
     "ErrorReply",
     "ReplyBuffer",
-    # Importable from here too; they live in hw/protocol.py.
-    "word_bytes",
-    "event_bytes",
-    "info_payload",
 ]
