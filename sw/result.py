@@ -33,6 +33,18 @@ class Result:
     #: Each sample's time from its first input to its counters, by the link's clock: wall time
     #: on a real board, simulated time on the simulated one.
     seconds: np.ndarray | None = None
+    #: Samples the run was asked for. More than `samples` when the run stopped early (a lost
+    #: link, Ctrl-C): the file then holds the first `samples` of them. None: all completed.
+    requested: int | None = None
+
+    @property
+    def samples(self) -> int:
+        return len(self.readout)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every requested sample completed."""
+        return self.requested is None or self.requested == self.samples
 
     @property
     def predictions(self) -> np.ndarray:
@@ -47,7 +59,11 @@ class Result:
             and all(np.array_equal(self.spikes[name], other.spikes[name]) for name in self.spikes)
         )
 
-    def save(self, path) -> None:
+    def save(self, path) -> Path:
+        """Write the `.npz` at exactly `path` (which must end in .npz); returns it."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise InputError(f"result file {path} must end in .npz")
         arrays = {"readout": self.readout, "cycles": self.cycles}
         arrays.update({f"{name}.spikes": value for name, value in self.spikes.items()})
         if self.lanes is not None:
@@ -55,13 +71,15 @@ class Result:
         arrays.update({f"counters.{name}": value for name, value in self.counters.items()})
         if self.params is not None:
             arrays["params"] = np.array(json.dumps(self.params))
-        for name in ("clock_hz", "baud"):
+        for name in ("clock_hz", "baud", "requested"):
             if getattr(self, name) is not None:
                 arrays[name] = np.int64(getattr(self, name))
         for name in ("link_bytes", "seconds"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
-        np.savez_compressed(path, **arrays)
+        with open(path, "wb") as handle:  # a file object: numpy appends no suffix
+            np.savez_compressed(handle, **arrays)
+        return path
 
 
 def load_result(path) -> Result:
@@ -77,7 +95,11 @@ def load_result(path) -> Result:
         if "readout" not in npz or "cycles" not in npz:
             raise InputError(f"{path} is not a result file: it has no readout or cycles")
         keys = list(npz.keys())
-        scalar = {name: int(npz[name]) for name in ("lanes", "clock_hz", "baud") if name in keys}
+        scalar = {
+            name: int(npz[name])
+            for name in ("lanes", "clock_hz", "baud", "requested")
+            if name in keys
+        }
         return Result(
             readout=npz["readout"],
             spikes={k.removesuffix(".spikes"): npz[k] for k in keys if k.endswith(".spikes")},
