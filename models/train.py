@@ -1,5 +1,6 @@
 """Seeded training of a spiking MLP, with a progress bar; checkpoints hold state and config."""
 
+import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -11,7 +12,23 @@ from tqdm import tqdm
 from .datasets import load_dataset
 from .mlp import MLPConfig, SpikingMLP
 
-__all__ = ["TrainConfig", "train", "evaluate", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "TrainConfig",
+    "TrainingInterrupted",
+    "train",
+    "evaluate",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during `train`: `model` holds the weights of the last completed epoch (of
+    `history`'s length; none when `history` is empty), so they can still be saved."""
+
+    def __init__(self, model, history: list[dict], epochs: int):
+        super().__init__(f"training interrupted after {len(history)} of {epochs} epochs")
+        self.model, self.history, self.epochs = model, history, epochs
 
 
 @dataclass
@@ -37,7 +54,10 @@ def evaluate(model: SpikingMLP, x: np.ndarray, y: np.ndarray, batch_size: int = 
 
 
 def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = True):
-    """Train from a fixed seed; return `(model, history)` with per-epoch loss and accuracy."""
+    """Train from a fixed seed; return `(model, history)` with per-epoch loss and accuracy.
+
+    Ctrl-C raises `TrainingInterrupted` with the model as it was after the last whole epoch.
+    """
     torch.manual_seed(train_config.seed)
     generator = torch.Generator().manual_seed(train_config.seed)
     x_train, y_train = load_dataset(train_config.dataset, "train", train_config.data_dir)
@@ -50,29 +70,43 @@ def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = T
     )
     steps = train_config.epochs * -(-len(x_train) // train_config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, train_config.lr, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss()
     xs, ys = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    history = []
+    # The weights and history of the last whole epoch, replaced in one assignment so that
+    # Ctrl-C never finds them apart.
+    completed = (copy.deepcopy(model.state_dict()), [])
     bar = tqdm(range(train_config.epochs), desc="train", unit="epoch", disable=not progress)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(len(xs), generator=generator)
-        total = 0.0
-        for start in range(0, len(xs), train_config.batch_size):
-            index = order[start : start + train_config.batch_size]
-            if len(index) < 2:  # batch norm needs two samples
-                continue
-            loss = loss_fn(model(xs[index]), ys[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            model.clip_weights_()
-            total += loss.item() * len(index)
-        accuracy = evaluate(model, x_test, y_test)
-        history.append({"epoch": epoch + 1, "loss": total / len(xs), "test_accuracy": accuracy})
-        bar.set_postfix(loss=f"{total / len(xs):.3f}", test=f"{accuracy:.3f}")
-    return model, history
+    try:
+        for epoch in bar:
+            loss = _train_epoch(model, optimizer, schedule, xs, ys, generator, train_config)
+            accuracy = evaluate(model, x_test, y_test)
+            entry = {"epoch": epoch + 1, "loss": loss, "test_accuracy": accuracy}
+            completed = (copy.deepcopy(model.state_dict()), [*completed[1], entry])
+            bar.set_postfix(loss=f"{loss:.3f}", test=f"{accuracy:.3f}")
+    except KeyboardInterrupt:
+        bar.close()
+        model.load_state_dict(completed[0])
+        raise TrainingInterrupted(model.eval(), completed[1], train_config.epochs) from None
+    return model, completed[1]
+
+
+def _train_epoch(model, optimizer, schedule, xs, ys, generator, train_config) -> float:
+    """One pass over the training set in a seeded order; returns the mean loss."""
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    order = torch.randperm(len(xs), generator=generator)
+    total = 0.0
+    for start in range(0, len(xs), train_config.batch_size):
+        index = order[start : start + train_config.batch_size]
+        if len(index) < 2:  # batch norm needs two samples
+            continue
+        loss = loss_fn(model(xs[index]), ys[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        model.clip_weights_()
+        total += loss.item() * len(index)
+    return total / len(xs)
 
 
 def save_checkpoint(path, model: SpikingMLP, train_config: TrainConfig | None, history=None):

@@ -1,81 +1,287 @@
-"""The `spikeloom` command line: train, compile, encode, sim, eval, info, demo.
+"""The `spikeloom` command line: train, compile, encode, sim, eval, run, report, build and more.
 
-Every failure caused by the user's input ends in one line on stderr and a non-zero exit.
+Every failure caused by the user's input ends in one line on stderr and a non-zero exit; an
+option that does not apply to the command or backend is such a failure, not ignored. A run
+interrupted by Ctrl-C or by a lost board saves the samples that completed and says where.
 """
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
+from spikeloom.hw.params import BURST_MAX, V_BITS, WEIGHT_BITS
 from spikeloom.models.datasets import DATASETS
 from spikeloom.sw.errors import InputError, SpikeloomError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+#: Widest engine the command line builds: a word of lanes x 8 bits stays a manageable bus.
+MAX_LANES = 256
+#: Samples per call of a backend: Ctrl-C costs at most one batch, and a cycle-accurate
+#: simulator's start-up is paid once per batch.
+BATCH = {"golden": 1024, "amaranth": 8, "verilator": 64, "icarus": 16}
+#: Exit status after Ctrl-C, as a shell reports a process killed by SIGINT.
+INTERRUPTED = 130
+BOARD_CHOICES = ("icebreaker", "ulx3s-85f")
+SIMULATED_BOARDS = ("sim", *(f"sim:{name}" for name in BOARD_CHOICES))
+DEMO_BOARD = "sim:icebreaker"
+FLASH_DIR = "build/board"
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in every option's help (except None and flags), examples kept as written."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error that points at the command's --help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --- argument types: each names the value and the limit ---------------------------------------
+
+
+def _int_in(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            limit = f"{low}..{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range (must be {limit})")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _positive_float(high: float | None = None):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0 or (high is not None and value > high):
+            limit = f"> 0 and <= {high:g}" if high is not None else "> 0"
+            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {limit})")
+        return value
+
+    parse.__name__ = "number"
+    return parse
 
 
 def _leak(text: str):
     if text.lower() == "none":
         return None
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"leak shift must be >= 0 or 'none', got {value}")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
+    # The membrane is at most 32 bits wide and the leak shifts it right: a shift beyond the
+    # widest membrane the compiler can choose would be a leak of nothing at all.
+    high = V_BITS.stop - 2
+    if not 0 <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (must be 0..{high} or 'none')")
     return value
 
 
-def _int_list(text: str) -> list[int]:
+def _int_list(low: int, high: int):
+    def parse(text: str) -> list[int]:
+        try:
+            values = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated integers, got {text!r}"
+            ) from None
+        for value in values:
+            if not low <= value <= high:
+                raise argparse.ArgumentTypeError(f"{value} is out of range (must be {low}..{high})")
+        return values
+
+    parse.__name__ = "list"
+    return parse
+
+
+def _neuron_choice(text: str) -> dict[str, list[int]]:
+    """`layer:i,j;layer2:k` -> {"layer": [i, j], "layer2": [k]}."""
+    chosen = {}
+    for part in filter(None, text.split(";")):
+        name, _, indices = part.partition(":")
+        try:
+            chosen[name] = [int(i) for i in indices.split(",") if i]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected LAYER:I,J[;LAYER:K], got {text!r}"
+            ) from None
+        if not name or not chosen[name] or min(chosen[name]) < 0:
+            raise argparse.ArgumentTypeError(f"expected LAYER:I,J[;LAYER:K], got {text!r}")
+    return chosen
+
+
+# --- checks shared by the commands -------------------------------------------------------------
+
+
+def _given(args, name: str) -> bool:
+    """Whether the user gave option `name` (its default is None when not given)."""
+    return getattr(args, name, None) is not None
+
+
+def _not_with(args, option: str, reason: str) -> None:
+    """An option that does not apply here is an error, never silently ignored."""
+    if _given(args, option.removeprefix("--").replace("-", "_")):
+        raise InputError(f"{option} does not apply {reason}")
+
+
+def _output_file(path: str, suffix: str, option: str = "--out") -> Path:
+    """`path` exactly as given, which must end in `suffix` and not be a folder."""
+    path = Path(path)
+    if path.suffix != suffix:
+        raise InputError(f"{option} {path}: the file name must end in {suffix}")
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder, not a {suffix} file")
+    return path
+
+
+def _output_folder(path: str, keeps: str, option: str = "--out") -> Path:
+    """A folder to write into: new, empty, or one that already holds `keeps` (rewritten)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path} is a file, not a folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / keeps).exists():
+        raise InputError(
+            f"{option} {path} is a folder with other files in it (no {keeps}); "
+            "give a new or empty folder"
+        )
+    return path
+
+
+def _load_array(path, what: str, option: str) -> np.ndarray:
+    """A `.npy` array file, with one-line errors for anything else."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder, not a .npy file")
+    if not path.is_file():
+        raise InputError(f"{option} {path}: no such {what} file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{option} {path} is empty, not a .npy file")
     try:
-        return [int(part) for part in text.split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{option} {path}: not a .npy array ({first})") from None
+    if not isinstance(loaded, np.ndarray):  # np.load opens an .npz archive whatever its name
+        loaded.close()
+        raise InputError(f"{option} {path} is an .npz archive, not a .npy array")
+    return loaded
 
 
-def _add_backend_args(parser, backends):
-    parser.add_argument("--backend", default="golden", choices=backends)
-    parser.add_argument("--lanes", type=int, default=16, help="engine lanes (hardware backends)")
-    parser.add_argument(
-        "--waves",
-        default=None,
-        metavar="FILE",
-        help="write waveforms (amaranth: this VCD file; cocotb: in its build dir)",
-    )
+def _load_spikes(path, option: str = "--input") -> np.ndarray:
+    return _load_array(path, "input", option)
+
+
+def _load_labels(path, samples: int) -> np.ndarray:
+    labels = _load_array(path, "labels", "--labels")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise InputError(
+            f"--labels {path}: expected a 1-d integer array, got {labels.dtype} of "
+            f"shape {labels.shape}"
+        )
+    if len(labels) != samples:
+        raise InputError(f"--labels {path} has {len(labels)} labels for {samples} samples")
+    return labels
 
 
 def _runner(args):
     from spikeloom.sim.registry import backend_runner
 
-    if args.lanes < 1:
-        raise InputError(f"--lanes must be >= 1, got {args.lanes}")
-    return backend_runner(args.backend, args.lanes, args.waves)
+    if args.backend == "golden":
+        _not_with(args, "--lanes", "to the golden model (it has no engine)")
+        _not_with(args, "--waves", "to the golden model (it has no waveforms)")
+    return backend_runner(args.backend, _lanes(args), args.waves, progress=False)
 
 
-def _add_data_args(parser, split: bool = True):
-    parser.add_argument(
-        "--dataset",
-        default=None,
-        choices=DATASETS,
-        help="data set (default: the one the model was trained on, else digits)",
-    )
-    parser.add_argument("--data-dir", default=None, help="folder of IDX files (mnist, fashion)")
-    if split:
-        parser.add_argument("--split", default="test", choices=("train", "test"))
+def _lanes(args) -> int:
+    return args.lanes or _default_lanes()
+
+
+def _run_saving(runner, program, spikes, out: Path | None, batch: int, what: str):
+    """Run in batches; on Ctrl-C or a lost board, save the completed samples to `out`."""
+    from spikeloom.sw.batch import run_in_batches
+    from spikeloom.sw.runtime.device import RunError
+
+    try:
+        return run_in_batches(runner, program, spikes, batch, progress=True, desc=what)
+    except RunError as error:
+        partial = error.result
+        where = "none saved"
+        if out is not None and partial.samples:
+            partial.save(out)
+            where = f"their results are in {out}"
+        elif out is None:
+            where = "not saved (no --out)"
+        status = INTERRUPTED if getattr(error, "interrupted", False) else 1
+        raise _Stopped(f"{error} ({where})", status, partial) from None
+
+
+class _Stopped(SpikeloomError):
+    """A run that stopped early, after saving what completed; `status` is the exit code."""
+
+    def __init__(self, message: str, status: int, result=None):
+        super().__init__(message)
+        self.status, self.result = status, result
+
+
+def _dataset(args, recorded: str | None) -> str:
+    """--dataset, else the data set the checkpoint or Program records, else digits."""
+    dataset = args.dataset or recorded or "digits"
+    if dataset == "digits" and args.data_dir is not None:
+        raise InputError("--data-dir does not apply to digits (it ships with scikit-learn)")
+    return dataset
+
+
+def _load_data(args, recorded: str | None, split: str):
+    from spikeloom.sw.models_io import load_data
+
+    dataset = _dataset(args, recorded)
+    return dataset, *load_data(dataset, split, args.data_dir)
+
+
+# --- the commands ------------------------------------------------------------------------------
 
 
 def cmd_train(args):
     from spikeloom.models.mlp import MLPConfig
-    from spikeloom.models.train import TrainConfig, save_checkpoint, train
-    from spikeloom.sw.models_io import load_data
+    from spikeloom.models.train import (
+        TrainConfig,
+        TrainingInterrupted,
+        save_checkpoint,
+        train,
+    )
 
+    out = _output_file(args.out, ".pt")
+    if args.neuron == "lifb" and args.burst_max is None:
+        raise InputError(f"--neuron lifb needs --burst-max (2..{BURST_MAX})")
     try:
         config = MLPConfig(
             hidden=args.hidden,
             timesteps=args.timesteps,
             encoder=args.encoder,
             neuron=args.neuron,
-            burst_max=args.burst_max,
+            burst_max=args.burst_max or 1,
             leak_shift=args.leak_shift,
             reset=args.reset,
             weight_bits=args.weight_bits,
@@ -83,25 +289,26 @@ def cmd_train(args):
         )
     except ValueError as error:
         raise InputError(str(error)) from None
+    dataset, *_ = _load_data(args, None, "train")  # fail early, before training
     train_config = TrainConfig(
-        dataset=args.dataset or "digits",
+        dataset=dataset,
         data_dir=args.data_dir,
         epochs=args.epochs,
         lr=args.lr,
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    load_data(train_config.dataset, "train", args.data_dir)  # fail early, before training
-    model, history = train(config, train_config, progress=not args.quiet)
-    save_checkpoint(args.out, model, train_config, history)
-    print(f"float test accuracy {history[-1]['test_accuracy']:.4f}; checkpoint {args.out}")
-
-
-def _dataset_of(args, checkpoint: dict | None = None) -> str:
-    if args.dataset:
-        return args.dataset
-    trained_on = (checkpoint or {}).get("train") or {}
-    return trained_on.get("dataset", "digits")
+    try:
+        model, history = train(config, train_config, progress=not args.quiet)
+    except TrainingInterrupted as stop:
+        if not stop.history:
+            raise _Stopped(f"{stop}; no epoch completed, nothing saved", INTERRUPTED) from None
+        save_checkpoint(out, stop.model, train_config, stop.history)
+        raise _Stopped(
+            f"{stop}; the checkpoint of epoch {len(stop.history)} is in {out}", INTERRUPTED
+        ) from None
+    save_checkpoint(out, model, train_config, history)
+    print(f"float test accuracy {history[-1]['test_accuracy']:.4f}; checkpoint {out}")
 
 
 def cmd_compile(args):
@@ -109,94 +316,114 @@ def cmd_compile(args):
     from spikeloom.sw.compiler.describe import describe_folds, describe_program
     from spikeloom.sw.compiler.evaluate import evaluate_program, evaluate_target
     from spikeloom.sw.compiler.program import save_program
-    from spikeloom.sw.models_io import load_data, load_model
+    from spikeloom.sw.models_io import load_model
 
+    if args.no_eval:
+        _not_with(args, "--dataset", "with --no-eval")
+        _not_with(args, "--data-dir", "with --no-eval")
+    out = _output_folder(args.out, "program.yaml")
     model, checkpoint = load_model(args.checkpoint)
+    trained = checkpoint.get("train") or {}
     program, folds = compile_model(model, CompileOptions(v_bits=args.v_bits))
-    save_program(program, args.out)
+    program.dataset = trained.get("dataset")
+    save_program(program, out)
     print(describe_program(program))
     print()
     print(describe_folds(folds))
     for fold in folds:
         for note in fold.notes:
             print(f"spikeloom: warning: layer {fold.name!r}: {note}", file=sys.stderr)
-    summary = {"program": str(args.out)}
     if not args.no_eval:
-        dataset = _dataset_of(args, checkpoint)
-        x, y = load_data(
-            dataset, "test", args.data_dir or (checkpoint.get("train") or {}).get("data_dir")
-        )
+        if args.data_dir is None and args.dataset in (None, trained.get("dataset")):
+            args.data_dir = trained.get("data_dir")
+        dataset, x, y = _load_data(args, trained.get("dataset"), "test")
         float_acc = evaluate_target(model, x, y).accuracy
         golden_acc = evaluate_program(program, x, y).accuracy
-        summary.update(
-            dataset=dataset,
-            float_accuracy=float_acc,
-            golden_accuracy=golden_acc,
-            gap=float_acc - golden_acc,
-        )
         print(
             f"\n{dataset} test: float {float_acc:.4f}, integer (golden) {golden_acc:.4f}, "
             f"gap {float_acc - golden_acc:+.4f}"
         )
-    print(f"Program written to {args.out}")
-    return summary
+    print(f"Program written to {out}")
 
 
 def cmd_encode(args):
     from spikeloom.sw.compiler.encode import encode
     from spikeloom.sw.compiler.program import load_program
-    from spikeloom.sw.models_io import load_data
 
+    out = _output_file(args.out, ".npy")
+    labels_out = _output_file(args.labels, ".npy", "--labels") if args.labels else None
     program = load_program(args.program)
-    x, y = load_data(args.dataset or "digits", args.split, args.data_dir)
+    dataset, x, y = _load_data(args, program.dataset, args.split)
     spikes = encode(program, x)
-    np.save(args.out, spikes)
-    if args.labels:
-        np.save(args.labels, y)
-    print(f"{len(spikes)} samples, spikes {spikes.shape} -> {args.out}")
-
-
-def _load_spikes(path) -> np.ndarray:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such input file")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise InputError(f"{path}: not a .npy array ({str(error).splitlines()[0]})") from None
+    np.save(out, spikes)
+    if labels_out is not None:
+        np.save(labels_out, y)
+    also = f", labels -> {labels_out}" if labels_out else ""
+    print(f"{dataset} {args.split}: {len(spikes)} samples, spikes {spikes.shape} -> {out}{also}")
 
 
 def cmd_sim(args):
     from spikeloom.sw.compiler.program import load_program
 
+    out = _output_file(args.out, ".npz")
     program = load_program(args.program)
-    result = _runner(args)(program, _load_spikes(args.input))
-    result.save(args.out)
-    cycles = f", {result.cycles.mean():.0f} cycles/sample" if result.cycles.any() else ""
-    print(f"{len(result.readout)} samples on {args.backend}{cycles}; results -> {args.out}")
+    spikes = _load_spikes(args.input)
+    runner = _runner(args)
+    batch = (len(spikes) or 1) if args.waves else BATCH[args.backend]  # one waveform file
+    result = _run_saving(runner, program, spikes, out, batch, args.backend)
+    result.save(out)
+    print(f"{result.samples} samples on {args.backend}{_cycles_text(result)}; results -> {out}")
+
+
+def _cycles_text(result) -> str:
+    """Compute cycles (the layers busy) per sample, where an engine counted them."""
+    if "layer_cycles" not in result.counters or not result.samples:
+        return ""
+    compute = result.counters["layer_cycles"].sum(axis=1).mean()
+    return f", {compute:,.1f} compute cycles/sample"
 
 
 def cmd_eval(args):
+    from spikeloom.sw.compiler.encode import encode
     from spikeloom.sw.compiler.evaluate import evaluate_target
-    from spikeloom.sw.models_io import load_data, load_target
+    from spikeloom.sw.compiler.program import Program
+    from spikeloom.sw.models_io import load_target
 
-    target = load_target(args.target)
-    x, y = load_data(_dataset_of(args), args.split, args.data_dir)
-    evaluation = evaluate_target(target, x, y, _runner(args), args.backend)
-    report = {
-        "target": str(args.target),
-        "dataset": _dataset_of(args),
-        "split": args.split,
-        "backend": evaluation.backend,
-        "samples": evaluation.samples,
-        "accuracy": evaluation.accuracy,
-    }
-    print(
-        json.dumps(report)
-        if args.json
-        else f"{report['dataset']} {args.split}: accuracy {evaluation.accuracy:.4f} on "
-        f"{evaluation.samples} samples ({evaluation.backend})"
-    )
+    target, recorded = load_target(args.target)
+    out = _output_file(args.out, ".npz") if args.out else None
+    if not isinstance(target, Program):
+        reason = "to a checkpoint: it is evaluated in float (compile it to run on a backend)"
+        for option in ("--backend", "--lanes", "--waves", "--out"):
+            _not_with(args, option, reason)
+    args.backend = args.backend or "golden"
+    dataset, x, y = _load_data(args, recorded, args.split)
+    report = {"target": str(args.target), "dataset": dataset, "split": args.split}
+    if isinstance(target, Program):
+        runner = _runner(args)
+        batch = (len(x) or 1) if args.waves else BATCH[args.backend]
+        try:
+            result = _run_saving(runner, target, encode(target, x), out, batch, args.backend)
+        except _Stopped as stopped:
+            done = stopped.result.samples if stopped.result is not None else 0
+            if done:
+                accuracy = float((stopped.result.predictions == y[:done]).mean())
+                stopped.args = (f"{stopped}; accuracy {accuracy:.4f} on those {done}",)
+            raise
+        if out is not None:
+            result.save(out)
+        accuracy = float((result.predictions == y).mean()) if len(y) else 0.0
+        report.update(backend=args.backend, samples=result.samples, accuracy=accuracy)
+    else:
+        evaluation = evaluate_target(target, x, y)
+        report.update(backend="float", samples=evaluation.samples, accuracy=evaluation.accuracy)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        saved = f"; results -> {out}" if out else ""
+        print(
+            f"{dataset} {args.split}: accuracy {report['accuracy']:.4f} on {report['samples']} "
+            f"samples ({report['backend']}){saved}"
+        )
 
 
 def cmd_info(args):
@@ -206,21 +433,22 @@ def cmd_info(args):
 
     path = Path(args.path)
     if path.is_dir():
-        print(describe_program(load_program(path)))
+        program = load_program(path)
+        print(describe_program(program))
+        if program.dataset:
+            print(f"trained on {program.dataset}")
         return
     model, checkpoint = load_model(path)
     print(f"checkpoint {path}")
     for key, value in checkpoint["model"].items():
         print(f"  {key}: {value}")
+    if checkpoint.get("train"):
+        print(f"  data set: {checkpoint['train'].get('dataset')}")
     if checkpoint.get("history"):
+        epochs = (checkpoint.get("train") or {}).get("epochs")
+        done = len(checkpoint["history"])
+        print(f"  epochs: {done}" + (f" of {epochs}" if epochs and epochs != done else ""))
         print(f"  float test accuracy: {checkpoint['history'][-1]['test_accuracy']:.4f}")
-
-
-def _simulated_board(board: str, program, lanes: int, baud: int | None):
-    """`sim` (an engine sized for `program`) or `sim:BOARD` (that board's engine and clock)."""
-    from spikeloom.sim.registry import simulated_board
-
-    return simulated_board(program, _simulated_spec(board), lanes, baud)
 
 
 def _simulated_spec(board: str):
@@ -237,38 +465,59 @@ def _board_spec(name: str):
         raise InputError(str(error)) from None
 
 
+def _check_board_lanes(args) -> None:
+    """Only `sim` sizes an engine for the Program; a board's engine has its own lanes."""
+    if args.board != "sim":
+        _not_with(args, "--lanes", f"to {args.board}: its engine's lanes are fixed by its build")
+
+
+def _check_board_name(board: str) -> None:
+    if board not in SIMULATED_BOARDS and not board.startswith("serial:"):
+        raise InputError(
+            f"--board {board!r} is not one of {', '.join(SIMULATED_BOARDS)} or serial:PORT"
+        )
+    if board == "serial:":
+        raise InputError("--board serial: needs a port, e.g. serial:/dev/ttyUSB1")
+
+
 def cmd_run(args):
-    from spikeloom.sw.compiler.program import load_program
-    from spikeloom.sw.runtime.device import Device, RunError
+    from spikeloom.sw.compiler.program import check_spikes, load_program
+    from spikeloom.sw.runtime.device import Device
     from spikeloom.sw.runtime.link import Link
 
+    _check_board_name(args.board)
+    _check_board_lanes(args)
+    out = _output_file(args.out, ".npz")
     program = load_program(args.program)
-    spikes = _load_spikes(args.input)
-    if args.board == "sim" or args.board.startswith("sim:"):
-        from spikeloom.sim.verilator_transport import DEFAULT_BAUD
-
-        baud = args.baud or DEFAULT_BAUD
-        transport = _simulated_board(args.board, program, args.lanes, baud)
-        link = Link(transport, clock=transport.clock)
-    elif args.board.startswith("serial:"):
+    spikes = check_spikes(program, _load_spikes(args.input))
+    if args.board.startswith("serial:"):
         from spikeloom.sw.runtime.serial import SerialTransport
 
         baud = args.baud or 115200
-        link = Link(SerialTransport(args.board.removeprefix("serial:"), baud))
+        transport = SerialTransport(args.board.removeprefix("serial:"), baud)
+        link = Link(transport)
     else:
-        raise InputError(f"--board {args.board!r} is not 'sim', 'sim:BOARD' or 'serial:PORT'")
-    device = Device(link, timeout_s=args.timeout, baud=baud)
-    device.load(program, readout_only=args.readout_only)
-    try:
-        result = device.run(program, spikes, progress=True)
-    except RunError as error:
-        error.result.save(args.out)
-        raise InputError(f"{error} (their results are in {args.out})") from None
-    result.save(args.out)
+        from spikeloom.sim.registry import simulated_board
+        from spikeloom.sim.verilator_transport import DEFAULT_BAUD
+
+        baud = args.baud or DEFAULT_BAUD
+        transport = simulated_board(program, _simulated_spec(args.board), _lanes(args), baud)
+        link = Link(transport, clock=transport.clock)
+    with transport:
+        device = Device(link, timeout_s=args.timeout, baud=baud)
+        device.load(program, readout_only=args.readout_only, progress=True)
+        result = _run_saving(
+            lambda program, spikes: device.run(program, spikes, progress=True),
+            program,
+            spikes,
+            out,
+            len(spikes) or 1,  # the device keeps every completed sample itself
+            args.board,
+        )
+    result.save(out)
     print(
-        f"{len(result.readout)} samples on {args.board}, {result.cycles.mean():.0f} "
-        f"cycles/sample; {link.bytes_sent} bytes sent, {link.bytes_received} received; "
-        f"results -> {args.out}"
+        f"{result.samples} samples on {args.board}{_cycles_text(result)}; "
+        f"{link.bytes_sent:,} bytes sent, {link.bytes_received:,} received; results -> {out}"
     )
 
 
@@ -276,13 +525,23 @@ def cmd_bridge(args):
     import time
 
     from spikeloom.sim.pty_bridge import PtyBridge
+    from spikeloom.sim.registry import simulated_board
     from spikeloom.sw.compiler.program import load_program
 
-    transport = _simulated_board(args.board, load_program(args.program), args.lanes, args.baud)
-    with PtyBridge(transport) as bridge:
+    if args.board not in SIMULATED_BOARDS:
+        raise InputError(f"--board {args.board!r} is not one of {', '.join(SIMULATED_BOARDS)}")
+    _check_board_lanes(args)
+    program = load_program(args.program)
+    transport = simulated_board(program, _simulated_spec(args.board), _lanes(args), args.baud)
+    with transport, PtyBridge(transport) as bridge:
         print(f"simulated board on {bridge.port} (Ctrl-C to stop)", flush=True)
-        while True:
-            time.sleep(1)
+        try:
+            while bridge.alive:
+                time.sleep(0.2)
+        except KeyboardInterrupt:  # the way to stop a bridge: not a failure
+            print("bridge stopped", file=sys.stderr)
+            return
+    raise InputError(f"the bridge stopped: {bridge.error or 'the simulated board went away'}")
 
 
 def cmd_build(args):
@@ -295,10 +554,11 @@ def cmd_build(args):
         from spikeloom.sw.runtime.engine_stream import program_images
 
         images = program_images(load_program(args.program), spec.params)
+    out = _output_folder(args.out, "report.json")
     try:
         report = build(
             spec,
-            Path(args.out),
+            out,
             images=images,
             program_name=args.program,
             clock_mhz=args.clock_mhz,
@@ -308,7 +568,7 @@ def cmd_build(args):
     except BuildError as error:
         raise InputError(str(error)) from None
     print(format_report(report))
-    print(f"report -> {Path(args.out) / 'report.json'}")
+    print(f"report -> {out / 'report.json'}")
     if not report["timing_met"]:
         raise InputError(
             f"timing fails: Fmax {report['fmax_mhz']:.1f} MHz is below the "
@@ -319,27 +579,13 @@ def cmd_build(args):
 def cmd_flash(args):
     from spikeloom.boards.flash import FlashError, flash
 
+    if args.bitstream and args.dir:
+        raise InputError("give --bitstream or --dir, not both")
     spec = _board_spec(args.board)
     try:
-        flash(spec, Path(args.bitstream) if args.bitstream else None, Path(args.dir))
+        flash(spec, Path(args.bitstream) if args.bitstream else None, Path(args.dir or FLASH_DIR))
     except FlashError as error:
         raise InputError(str(error)) from None
-
-
-def _neuron_choice(text: str) -> dict[str, list[int]]:
-    """`layer:i,j;layer2:k` -> {"layer": [i, j], "layer2": [k]}."""
-    chosen = {}
-    for part in filter(None, text.split(";")):
-        name, _, indices = part.partition(":")
-        try:
-            chosen[name] = [int(i) for i in indices.split(",") if i]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected LAYER:I,J[;LAYER:K], got {text!r}"
-            ) from None
-        if not name or not chosen[name]:
-            raise argparse.ArgumentTypeError(f"expected LAYER:I,J[;LAYER:K], got {text!r}")
-    return chosen
 
 
 def cmd_report(args):
@@ -347,52 +593,75 @@ def cmd_report(args):
     from spikeloom.sw.reports.run_report import format_report, make_report, write_report
     from spikeloom.sw.result import load_result
 
+    if args.input is None:
+        _not_with(args, "--neurons", "without --input (membrane traces need the input spikes)")
     program = load_program(args.program)
     result = load_result(args.result)
+    result.check_against(program)
     spec = _board_spec(args.board)
-    build = None
-    if args.build:
-        path = Path(args.build)
-        path = path / "report.json" if path.is_dir() else path
-        try:
-            build = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"build report {path} does not exist") from None
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path} is not a build report: {error}") from None
-    spikes = _load_spikes(args.input) if args.input else None
-    labels = _load_spikes(args.labels) if args.labels else None
+    build = _load_build_report(args.build) if args.build else None
+    requested = result.requested or result.samples
+    spikes = labels = None
+    if args.input:
+        spikes = _load_spikes(args.input)
+        if len(spikes) != requested:
+            raise InputError(
+                f"--input {args.input} has {len(spikes)} samples, the result was run on "
+                f"{requested}: they do not belong together"
+            )
+    if args.labels:
+        labels = _load_labels(args.labels, requested)
     layers = {layer.name for layer in program.layers}
     for name in args.neurons or {}:
         if name not in layers:
             raise InputError(f"--neurons names layer {name!r}; the Program has {sorted(layers)}")
     report = make_report(program, result, spec, build=build, input_spikes=spikes, labels=labels)
     result_path = Path(args.result)
-    out = Path(args.out) if args.out else result_path.with_name(result_path.stem + "_report")
+    out = args.out or result_path.with_name(result_path.stem + "_report")
+    out = _output_folder(out, "report.json")
     paths = write_report(
         report, program, result, out, input_spikes=spikes, sample=args.sample, neurons=args.neurons
     )
     print(format_report(report))
+    if not result.complete:
+        print(f"\nnote: the run stopped early: {result.samples} of {result.requested} samples")
     print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _load_build_report(path) -> dict:
+    path = Path(path)
+    path = path / "report.json" if path.is_dir() else path
+    try:
+        build = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"--build: build report {path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"--build: {path} is not a build report ({error})") from None
+    if not isinstance(build, dict) or "clock_mhz" not in build:
+        raise InputError(f"--build: {path} is not a build report of `spikeloom build`")
+    return build
 
 
 def cmd_demo(args):
     from spikeloom.sw.demo import run_demo
 
     if args.backend is not None:
-        hw_backend, board = args.backend, None
+        _not_with(args, "--board", "with --backend (the demo runs on one of them)")
+        if args.backend == "golden":
+            _not_with(args, "--lanes", "to the golden model (it has no engine)")
         from spikeloom.sim.registry import backend_runner
 
-        hw_runner = None if args.backend == "golden" else backend_runner(args.backend, args.lanes)
+        hw_backend, board = args.backend, None
+        hw_runner = None if args.backend == "golden" else backend_runner(args.backend, _lanes(args))
     else:
-        hw_backend, board = f"simulated board ({args.board})", args.board
-        if not args.board.startswith("sim:"):
-            raise InputError(f"--board {args.board!r}: the demo runs on 'sim:BOARD'")
+        _not_with(args, "--lanes", "to a board (its engine's lanes are fixed by its build)")
+        board = args.board or DEMO_BOARD
+        hw_backend = f"simulated board ({board})"
         from spikeloom.sim.registry import simulated_board_runner
 
-        hw_runner = simulated_board_runner(_simulated_spec(args.board), progress=not args.quiet)
+        hw_runner = simulated_board_runner(_simulated_spec(board), progress=not args.quiet)
     run_demo(
-        Path(args.out),
+        _output_folder(args.out, "checkpoint.pt"),
         epochs=args.epochs,
         quiet=args.quiet,
         hw_backend=hw_backend,
@@ -405,136 +674,297 @@ def cmd_clean_cache(args):
     from spikeloom.sim.build_cache import clear_cache
 
     root, freed = clear_cache()
-    print(f"removed {freed / 2**20:.1f} MiB of cached builds from {root}")
+    print(f"removed {freed / 2**20:,.1f} MiB of cached builds from {root}")
+
+
+# --- the parser --------------------------------------------------------------------------------
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spikeloom")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from spikeloom.sim.registry import BACKENDS  # the registry itself imports no simulator
 
-    parser = argparse.ArgumentParser(prog="spikeloom", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(
+        prog="spikeloom",
+        description=__doc__.split("\n\n")[0],
+        epilog="The usual path: train -> compile -> encode -> sim or run -> report.\n"
+        "`spikeloom COMMAND --help` gives each command's options, defaults and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"spikeloom {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_model_commands(sub, BACKENDS)
     _add_board_commands(sub)
     _add_job_commands(sub, BACKENDS)
     return parser
 
 
+def _command(sub, name: str, summary: str, example: str, func):
+    """A subcommand whose help ends with an example."""
+    parser = sub.add_parser(
+        name, help=summary, description=summary, epilog=f"example:\n  {example}"
+    )
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _default_lanes() -> int:
+    from spikeloom.sim.registry import DEFAULT_LANES
+
+    return DEFAULT_LANES
+
+
+def _add_data_args(parser, split: bool = True):
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        choices=DATASETS,
+        help="data set (default: the one the model was trained on, else digits)",
+    )
+    parser.add_argument("--data-dir", default=None, help="folder of IDX files (mnist, fashion)")
+    if split:
+        parser.add_argument("--split", default="test", choices=("train", "test"), help="split")
+
+
+def _add_backend_args(parser, backends, default):
+    parser.add_argument("--backend", default=default, choices=backends, help="backend")
+    parser.add_argument(
+        "--lanes",
+        type=_int_in(1, MAX_LANES),
+        default=None,
+        help=f"engine lanes of a hardware backend (default: {_default_lanes()})",
+    )
+    parser.add_argument(
+        "--waves",
+        default=None,
+        metavar="FILE",
+        help="write waveforms of a hardware backend to FILE (VCD or FST)",
+    )
+
+
 def _add_model_commands(sub, backends):
     """train, compile, encode, sim, eval, info: from data to a Program and its outputs."""
-    p = sub.add_parser("train", help="train a spiking MLP and write a checkpoint")
+    p = _command(
+        sub,
+        "train",
+        "train a spiking MLP and write a checkpoint",
+        "spikeloom train --hidden 256 --epochs 60 --out runs/mlp.pt",
+        cmd_train,
+    )
     _add_data_args(p, split=False)
-    p.add_argument("--hidden", type=_int_list, default=[256], help="hidden widths, e.g. 256,128")
-    p.add_argument("--timesteps", type=int, default=4)
-    p.add_argument("--encoder", default="analog", choices=("analog", "thermometer", "rate"))
-    p.add_argument("--neuron", default="lif", choices=("lif", "lifb"))
-    p.add_argument("--burst-max", type=int, default=1)
+    p.add_argument(
+        "--hidden", type=_int_list(1, 65536), default=[256], help="hidden widths, e.g. 256,128"
+    )
+    p.add_argument("--timesteps", type=_int_in(1, 4096), default=4, help="timesteps T")
+    p.add_argument(
+        "--encoder", default="analog", choices=("analog", "thermometer", "rate"), help="encoder"
+    )
+    p.add_argument("--neuron", default="lif", choices=("lif", "lifb"), help="neuron kind")
+    p.add_argument(
+        "--burst-max",
+        type=_int_in(1, BURST_MAX),
+        default=None,
+        help=f"spikes per burst of a lifb neuron, 2..{BURST_MAX} (lif: 1)",
+    )
     p.add_argument("--leak-shift", type=_leak, default=1, help="k of tau=2^k, or 'none'")
-    p.add_argument("--reset", default="subtract", choices=("zero", "subtract"))
+    p.add_argument("--reset", default="subtract", choices=("zero", "subtract"), help="reset")
     p.add_argument(
         "--weight-bits",
-        type=_int_list,
+        type=_int_list(WEIGHT_BITS.start, WEIGHT_BITS.stop - 1),
         default=None,
-        help="bits per engine layer, e.g. 1,1 (default: all binary)",
+        help="bits per engine layer, e.g. 1,2 (default: all binary)",
     )
-    p.add_argument("--output", default="readout", choices=("readout", "spikes"))
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--output", default="readout", choices=("readout", "spikes"), help="last layer's output"
+    )
+    p.add_argument("--epochs", type=_int_in(1, 100000), default=60, help="training epochs")
+    p.add_argument("--batch-size", type=_int_in(2, 1 << 20), default=64, help="batch size")
+    p.add_argument("--lr", type=_positive_float(10.0), default=3e-3, help="peak learning rate")
+    p.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, help="checkpoint file to write")
-    p.set_defaults(func=cmd_train)
+    p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
 
-    p = sub.add_parser("compile", help="compile a checkpoint into an integer Program")
-    p.add_argument("checkpoint")
-    p.add_argument("--out", required=True, help="Program directory to write")
-    p.add_argument("--v-bits", type=int, default=None, help="membrane width (default: auto)")
+    p = _command(
+        sub,
+        "compile",
+        "compile a checkpoint into an integer Program",
+        "spikeloom compile runs/mlp.pt --out runs/program",
+        cmd_compile,
+    )
+    p.add_argument("checkpoint", help="checkpoint of `spikeloom train`")
+    p.add_argument("--out", required=True, help="Program folder to write")
+    p.add_argument(
+        "--v-bits",
+        type=_int_in(V_BITS.start, V_BITS.stop - 1),
+        default=None,
+        help="membrane width (default: the smallest that cannot overflow)",
+    )
     p.add_argument("--no-eval", action="store_true", help="skip the float-vs-integer check")
     _add_data_args(p, split=False)
-    p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("encode", help="encode a data split into a Program's input spikes")
-    p.add_argument("program")
+    p = _command(
+        sub,
+        "encode",
+        "encode a data split into a Program's input spikes",
+        "spikeloom encode runs/program --out runs/x.npy --labels runs/y.npy",
+        cmd_encode,
+    )
+    p.add_argument("program", help="Program folder (its encoder is used)")
     _add_data_args(p)
     p.add_argument("--out", required=True, help=".npy file of uint8 spikes [samples, T, inputs]")
     p.add_argument("--labels", default=None, help="also write the labels to this .npy")
-    p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("sim", help="run a Program on input spikes")
-    p.add_argument("program")
+    p = _command(
+        sub,
+        "sim",
+        "run a Program on input spikes on a backend",
+        "spikeloom sim runs/program --input runs/x.npy --backend verilator --out runs/r.npz",
+        cmd_sim,
+    )
+    p.add_argument("program", help="Program folder")
     p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
-    _add_backend_args(p, backends)
-    p.add_argument("--out", required=True, help="result .npz")
-    p.set_defaults(func=cmd_sim)
+    _add_backend_args(p, backends, "golden")
+    p.add_argument("--out", required=True, help="result file to write (.npz)")
 
-    p = sub.add_parser("eval", help="accuracy of a checkpoint or Program on a data split")
-    p.add_argument("target", help="checkpoint file or Program directory")
+    p = _command(
+        sub,
+        "eval",
+        "accuracy of a checkpoint (float) or a Program (on a backend) on a data split",
+        "spikeloom eval runs/program --backend amaranth --lanes 32",
+        cmd_eval,
+    )
+    p.add_argument("target", help="checkpoint file or Program folder")
     _add_data_args(p)
-    _add_backend_args(p, backends)
+    _add_backend_args(p, backends, None)
+    p.add_argument("--out", default=None, help="also write the Program's result (.npz)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
-    p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("info", help="describe a Program or a checkpoint")
-    p.add_argument("path")
-    p.set_defaults(func=cmd_info)
+    p = _command(
+        sub, "info", "describe a Program or a checkpoint", "spikeloom info runs/program", cmd_info
+    )
+    p.add_argument("path", help="Program folder or checkpoint file")
 
 
 def _add_board_commands(sub):
     """run, bridge, build, flash, report: a Program on a board, real or simulated."""
-    p = sub.add_parser("run", help="run a Program on a board (or the simulated board)")
-    p.add_argument("program")
+    boards = f"{', '.join(SIMULATED_BOARDS)} or serial:PORT"
+    p = _command(
+        sub,
+        "run",
+        "run a Program on a board, real or simulated, over its serial link",
+        "spikeloom run runs/program --board sim:icebreaker --input runs/x.npy --out runs/r.npz",
+        cmd_run,
+    )
+    p.add_argument("program", help="Program folder")
     p.add_argument(
         "--board",
         default="sim",
-        help="serial:PORT for a real board; sim for the simulated board (Verilator, UART "
-        "included) sized for the Program, or sim:BOARD for that board's engine and clock",
+        help=f"{boards}: serial:PORT for a real board; sim for the simulated board (Verilator, "
+        "UART included) sized for the Program; sim:BOARD for that board's engine and clock",
     )
     p.add_argument("--input", required=True, help=".npy of uint8 spikes [samples, T, inputs]")
-    p.add_argument("--out", required=True, help="result .npz")
+    p.add_argument("--out", required=True, help="result file to write (.npz)")
     p.add_argument(
-        "--baud", type=int, default=None, help="115200 for a serial port, 3000000 simulated"
+        "--baud",
+        type=_int_in(300, 100_000_000),
+        default=None,
+        help="line rate (default: 115200 on a serial port, 3000000 simulated)",
     )
-    p.add_argument("--lanes", type=int, default=16, help="lanes of the simulated board")
-    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a reply")
+    p.add_argument(
+        "--lanes",
+        type=_int_in(1, MAX_LANES),
+        default=None,
+        help=f"lanes of the engine of --board sim (default: {_default_lanes()})",
+    )
+    p.add_argument(
+        "--timeout", type=_positive_float(3600), default=1.0, help="seconds to wait for a reply"
+    )
     p.add_argument(
         "--readout-only",
         action="store_true",
         help="bring back the last layer only (hidden spikes stay on the board)",
     )
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("bridge", help="serve the simulated board on a pseudo-terminal")
+    p = _command(
+        sub,
+        "bridge",
+        "serve the simulated board on a pseudo-terminal, for any serial client",
+        "spikeloom bridge runs/program --board sim:icebreaker",
+        cmd_bridge,
+    )
     p.add_argument("program", help="Program the simulated board is sized for")
-    p.add_argument("--board", default="sim", help="sim, or sim:BOARD for that board's engine")
-    p.add_argument("--lanes", type=int, default=16)
-    p.add_argument("--baud", type=int, default=None, help="the simulated UART's rate (3 Mbaud)")
-    p.set_defaults(func=cmd_bridge)
+    p.add_argument(
+        "--board", default="sim", choices=SIMULATED_BOARDS, help="sim or sim:BOARD's engine"
+    )
+    p.add_argument(
+        "--lanes",
+        type=_int_in(1, MAX_LANES),
+        default=None,
+        help=f"lanes of the engine of --board sim (default: {_default_lanes()})",
+    )
+    p.add_argument(
+        "--baud",
+        type=_int_in(300, 100_000_000),
+        default=None,
+        help="the simulated UART's rate (default: 3000000)",
+    )
 
-    p = sub.add_parser("build", help="build a board's bitstream (open tools) and report.json")
-    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
+    p = _command(
+        sub,
+        "build",
+        "build a board's bitstream with open tools, and its report.json",
+        "spikeloom build --board icebreaker --out build/icebreaker",
+        cmd_build,
+    )
+    p.add_argument("--board", required=True, choices=BOARD_CHOICES, help="board")
     p.add_argument("--program", help="bake this Program into the memories (else load at run time)")
     p.add_argument("--out", required=True, help="build folder")
-    p.add_argument("--clock-mhz", type=float, default=None, help="PLL clock (board default)")
-    p.add_argument("--baud", type=int, default=115200, help="the board's UART rate")
-    p.add_argument("--seed", type=int, default=1, help="place-and-route seed")
-    p.set_defaults(func=cmd_build)
+    p.add_argument(
+        "--clock-mhz",
+        type=_positive_float(1000),
+        default=None,
+        help="PLL clock (default: the board's)",
+    )
+    p.add_argument("--baud", type=_int_in(300, 100_000_000), default=115200, help="UART rate")
+    p.add_argument("--seed", type=_int_in(0, 2**31 - 1), default=1, help="place-and-route seed")
 
-    p = sub.add_parser("flash", help="program a board with a built bitstream")
-    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
-    p.add_argument("--dir", default="build/board", help="build folder of `spikeloom build`")
-    p.add_argument("--bitstream", help="bitstream file (default: the one in --dir)")
-    p.set_defaults(func=cmd_flash)
+    p = _command(
+        sub,
+        "flash",
+        "program a board with a built bitstream",
+        "spikeloom flash --board icebreaker --dir build/icebreaker",
+        cmd_flash,
+    )
+    p.add_argument("--board", required=True, choices=BOARD_CHOICES, help="board")
+    p.add_argument(
+        "--dir", default=None, help=f"build folder of `spikeloom build` (default: {FLASH_DIR})"
+    )
+    p.add_argument("--bitstream", help="bitstream file (instead of --dir)")
 
-    p = sub.add_parser(
-        "report", help="latency, energy and workload metrics of a run: JSON, Markdown, plots"
+    p = _command(
+        sub,
+        "report",
+        "latency, energy and workload metrics of a run: JSON, Markdown, plots",
+        "spikeloom report runs/r.npz --program runs/program --board icebreaker "
+        "--input runs/x.npy --labels runs/y.npy",
+        cmd_report,
     )
     p.add_argument("result", help="result .npz of `spikeloom run` (or `sim` on hardware)")
     p.add_argument("--program", required=True, help="the Program the result ran")
-    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f: energy and clock")
+    p.add_argument(
+        "--board", required=True, choices=BOARD_CHOICES, help="board: energy model and clock"
+    )
     p.add_argument("--build", help="build folder or report.json of `spikeloom build`: its clock")
     p.add_argument("--input", help="the run's input spikes .npy: traces and hidden layers")
     p.add_argument("--labels", help="labels .npy: accuracy")
-    p.add_argument("--sample", type=int, default=0, help="sample shown in the plots")
+    p.add_argument("--sample", type=_int_in(0), default=0, help="sample shown in the plots")
     p.add_argument(
         "--neurons",
         type=_neuron_choice,
@@ -542,19 +972,25 @@ def _add_board_commands(sub):
         help="membrane traces to plot, LAYER:I,J[;LAYER:K] (default: the liveliest)",
     )
     p.add_argument("--out", help="report folder (default: next to RESULT, NAME_report)")
-    p.set_defaults(func=cmd_report)
 
 
 def _add_job_commands(sub, backends):
     """demo and clean-cache."""
-    p = sub.add_parser("demo", help="train, compile and evaluate the default digits model")
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--quiet", action="store_true")
+    p = _command(
+        sub,
+        "demo",
+        "train, compile and run the default digits model on the simulated iCEBreaker",
+        "spikeloom demo --out runs/demo",
+        cmd_demo,
+    )
+    p.add_argument("--out", default="runs/demo", help="output folder")
+    p.add_argument("--epochs", type=_int_in(1, 100000), default=60, help="training epochs")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--board",
-        default="sim:icebreaker",
-        help="simulated board the Program runs on, UART included (sim:icebreaker, sim:ulx3s-85f)",
+        default=None,
+        choices=SIMULATED_BOARDS[1:],
+        help=f"simulated board the Program runs on, UART included (default: {DEMO_BOARD})",
     )
     p.add_argument(
         "--backend",
@@ -562,22 +998,33 @@ def _add_job_commands(sub, backends):
         choices=backends,
         help="run on this engine backend instead of a board (golden: none); no latency then",
     )
-    p.add_argument("--lanes", type=int, default=16, help="engine lanes for --backend")
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser(
-        "clean-cache",
-        help="remove the cached simulator builds (Verilator, Icarus)",
-        description="Remove the cached simulator builds: $SPIKELOOM_CACHE, else "
-        "$XDG_CACHE_HOME/spikeloom, else ~/.cache/spikeloom.",
+    p.add_argument(
+        "--lanes",
+        type=_int_in(1, MAX_LANES),
+        default=None,
+        help=f"engine lanes for --backend (default: {_default_lanes()})",
     )
-    p.set_defaults(func=cmd_clean_cache)
+
+    p = _command(
+        sub,
+        "clean-cache",
+        "remove the cached simulator builds (Verilator, Icarus)",
+        "spikeloom clean-cache",
+        cmd_clean_cache,
+    )
+    p.description = (
+        "Remove the cached simulator builds: $SPIKELOOM_CACHE, else "
+        "$XDG_CACHE_HOME/spikeloom, else ~/.cache/spikeloom."
+    )
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+    except _Stopped as stopped:
+        print(f"spikeloom: {stopped}", file=sys.stderr)
+        return stopped.status
     except SpikeloomError as error:
         print(f"spikeloom: error: {error}", file=sys.stderr)
         return 1
@@ -586,7 +1033,7 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt:
         print("spikeloom: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     return 0
 
 

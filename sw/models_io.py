@@ -16,8 +16,12 @@ __all__ = ["load_model", "load_target", "load_data"]
 def load_model(path) -> tuple[SpikingMLP, dict]:
     """Rebuild a trained model from a checkpoint; `InputError` when the file is not one."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty, not a checkpoint file")
     try:
         return load_checkpoint(path)
     except (
@@ -34,12 +38,15 @@ def load_model(path) -> tuple[SpikingMLP, dict]:
         raise InputError(f"{path}: not a usable spikeloom checkpoint ({first})") from None
 
 
-def load_target(path) -> SpikingMLP | Program:
-    """A Program directory or a checkpoint file, whichever `path` is."""
+def load_target(path) -> tuple[SpikingMLP | Program, str | None]:
+    """A Program directory or a checkpoint file, whichever `path` is, and the data set it
+    records having been trained on (None when it does not say)."""
     path = Path(path)
     if path.is_dir():
-        return load_program(path)
-    return load_model(path)[0]
+        program = load_program(path)
+        return program, program.dataset
+    model, checkpoint = load_model(path)
+    return model, (checkpoint.get("train") or {}).get("dataset")
 
 
 def load_data(dataset: str, split: str, data_dir=None):

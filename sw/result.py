@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from spikeloom.sw.errors import InputError
 
-__all__ = ["Result", "load_result"]
+__all__ = ["Result", "concat_results", "load_result"]
 
 
 @dataclass
@@ -59,6 +59,34 @@ class Result:
             and all(np.array_equal(self.spikes[name], other.spikes[name]) for name in self.spikes)
         )
 
+    def check_against(self, program) -> None:
+        """Raise `InputError` unless this result could come from running `program`: its
+        outputs, each layer's spikes and the counters' layers must all fit."""
+        samples = self.samples
+
+        def refuse(what: str):
+            raise InputError(f"the result does not belong to this Program: {what}")
+
+        if self.readout.ndim != 2 or self.readout.shape[1] != program.outputs:
+            refuse(f"readout has shape {self.readout.shape}, the Program {program.outputs} outputs")
+        if self.cycles.shape != (samples,):
+            refuse(f"cycles have shape {self.cycles.shape} for {samples} samples")
+        layers = {layer.name: layer for layer in program.layers if layer.spiking}
+        for name, spikes in self.spikes.items():
+            if name not in layers:
+                refuse(f"it has spikes of layer {name!r}, the Program's layers are {list(layers)}")
+            expected = (samples, program.timesteps, layers[name].outputs)
+            if spikes.shape != expected:
+                refuse(f"layer {name!r} spikes have shape {spikes.shape}, expected {expected}")
+        for name, counts in self.counters.items():
+            if counts.shape != (samples, len(program.layers)):
+                refuse(
+                    f"counter {name!r} has shape {counts.shape}, expected "
+                    f"({samples}, {len(program.layers)}): one column per layer"
+                )
+        if self.requested is not None and self.requested < samples:
+            refuse(f"it holds {samples} samples of {self.requested} requested")
+
     def save(self, path) -> Path:
         """Write the `.npz` at exactly `path` (which must end in .npz); returns it."""
         path = Path(path)
@@ -82,6 +110,36 @@ class Result:
         return path
 
 
+def concat_results(parts: list[Result], requested: int | None = None) -> Result:
+    """One Result of the samples of `parts` in order (runs of one Program on one backend).
+    `requested`: the samples asked for, when fewer completed."""
+    first = parts[0]
+
+    def joined(name: str):
+        arrays = [getattr(part, name) for part in parts]
+        return None if arrays[0] is None else np.concatenate(arrays)
+
+    def joined_dict(name: str) -> dict:
+        return {
+            key: np.concatenate([getattr(part, name)[key] for part in parts])
+            for key in getattr(first, name)
+        }
+
+    return Result(
+        **{
+            **first.__dict__,
+            "readout": joined("readout"),
+            "cycles": joined("cycles"),
+            "spikes": joined_dict("spikes"),
+            "membranes": joined_dict("membranes"),
+            "counters": joined_dict("counters"),
+            "link_bytes": joined("link_bytes"),
+            "seconds": joined("seconds"),
+            "requested": requested if requested != sum(p.samples for p in parts) else None,
+        }
+    )
+
+
 def load_result(path) -> Result:
     """A result file written by `Result.save` (`spikeloom sim` and `run` write them)."""
     path = Path(path)
@@ -89,8 +147,11 @@ def load_result(path) -> Result:
         npz = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"result file {path} does not exist") from None
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path} is not a result file: {error}") from None
+    except (OSError, ValueError, EOFError) as error:
+        first = str(error).splitlines()[0] if str(error) else "empty"
+        raise InputError(f"{path} is not a result file ({first})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise InputError(f"{path} is not a result file: a .npy array, not an .npz archive")
     with npz:
         if "readout" not in npz or "cycles" not in npz:
             raise InputError(f"{path} is not a result file: it has no readout or cycles")

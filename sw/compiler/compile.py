@@ -60,6 +60,8 @@ def auto_v_bits(layer: Layer, max_count: int, timesteps: int, headroom_bits: int
         bits = _bits_for(need) + headroom_bits
     else:
         bits = _bits_for(current * timesteps)
+    if layer.leak_shift is not None:  # the format needs leak_shift < v_bits
+        bits = max(bits, layer.leak_shift + 1)
     return min(max(bits, V_BITS.start), V_BITS.stop - 1)
 
 

@@ -6,6 +6,7 @@ gives the arithmetic every backend computes from them. Validation names the offe
 and value, so a malformed file never ends in a traceback.
 """
 
+import difflib
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from spikeloom.hw.params import (
     v_range,
     weight_range,
 )
+from spikeloom.models.datasets import DATASETS
 from spikeloom.sw.errors import InputError, ProgramError
 
 __all__ = ["FORMAT", "Layer", "Program", "load_program", "save_program", "check_spikes"]
@@ -39,6 +41,14 @@ _LAYER_KEYS = (
     "reset",
     "v_bits",
 )
+#: Keys `program.yaml` may hold at its top level, and in an `encoder` mapping of each kind: any
+#: other key is a typo or a newer format, and is rejected rather than silently ignored.
+_TOP_KEYS = ("format", "timesteps", "inputs", "layers", "encoder", "dataset")
+_ENCODER_KEYS = {
+    "thermometer": ("kind", "features", "levels"),
+    "rate": ("kind", "features", "seed"),
+    "analog": ("kind", "features", "width", "leak_shift", "reset"),
+}
 #: Largest |partial sum| a float32 matrix product keeps exact.
 FLOAT32_EXACT = 1 << 24
 
@@ -102,6 +112,9 @@ class Program:
     layers: list[Layer]
     encoder: dict | None = None
     encoder_arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The data set the model was trained on (`models.datasets.DATASETS`), when known: `encode`
+    #: and `eval` use it unless told otherwise.
+    dataset: str | None = None
 
     @property
     def outputs(self) -> int:
@@ -224,6 +237,8 @@ def save_program(program: Program, path: str | Path) -> Path:
     }
     if program.encoder is not None:
         header["encoder"] = program.encoder
+    if program.dataset is not None:
+        header["dataset"] = program.dataset
     arrays = {}
     for layer in program.layers:
         arrays[f"{layer.name}.weight"] = layer.weight
@@ -239,6 +254,10 @@ def save_program(program: Program, path: str | Path) -> Path:
 def load_program(path: str | Path) -> Program:
     """Read and validate a Program directory; raise `ProgramError` on anything malformed."""
     path = Path(path)
+    if not path.exists():
+        raise ProgramError(f"{path}: no such Program folder")
+    if not path.is_dir():
+        raise ProgramError(f"{path} is a file, not a Program folder")
     header_file, arrays_file = path / "program.yaml", path / "program.npz"
     for file in (header_file, arrays_file):
         if not file.is_file():
@@ -252,6 +271,7 @@ def load_program(path: str | Path) -> Program:
     fmt = header.get("format")
     if fmt != FORMAT:
         raise ProgramError(f"format: {fmt!r} is not supported (this reader knows {FORMAT!r})")
+    _reject_unknown_keys(header_file.name, header, _TOP_KEYS)
     for key in ("timesteps", "inputs", "layers"):
         if key not in header:
             raise ProgramError(f"{header_file}: missing key {key!r}")
@@ -267,6 +287,7 @@ def load_program(path: str | Path) -> Program:
     for index, entry in enumerate(header["layers"]):
         if not isinstance(entry, dict):
             raise ProgramError(f"layers[{index}]: expected a mapping")
+        _reject_unknown_keys(f"layers[{index}]", entry, _LAYER_KEYS)
         missing = [key for key in _LAYER_KEYS if key not in entry]
         if missing:
             raise ProgramError(f"layers[{index}]: missing key {missing[0]!r}")
@@ -298,6 +319,11 @@ def load_program(path: str | Path) -> Program:
     encoder = header.get("encoder")
     if encoder is not None and not (isinstance(encoder, dict) and "kind" in encoder):
         raise ProgramError("encoder: expected a mapping with a 'kind'")
+    if encoder is not None and encoder["kind"] in _ENCODER_KEYS:
+        _reject_unknown_keys("encoder", encoder, _ENCODER_KEYS[encoder["kind"]])
+    dataset = header.get("dataset")
+    if dataset is not None and dataset not in DATASETS:
+        raise ProgramError(f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}")
     encoder_arrays = {
         key.removeprefix("encoder."): value
         for key, value in arrays.items()
@@ -309,8 +335,18 @@ def load_program(path: str | Path) -> Program:
         layers=layers,
         encoder=encoder,
         encoder_arrays=encoder_arrays,
+        dataset=dataset,
     )
     return program.validate()
+
+
+def _reject_unknown_keys(where: str, mapping: dict, allowed) -> None:
+    unknown = [key for key in mapping if key not in allowed]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(allowed)})"
+        raise ProgramError(f"{where}: unknown key {key!r}{hint}")
 
 
 def check_spikes(program: Program, spikes) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""Run a backend over many samples in batches, so that an interrupted run keeps what finished.
+
+A runner (`sw.compiler.evaluate.Runner`) takes a whole array of samples and returns when all
+are done. Fed one batch at a time, Ctrl-C or a lost board costs at most the batch in flight:
+`RunError.result` then holds every sample of the batches before it (and, from a board, the
+samples of the broken batch that completed).
+"""
+
+import numpy as np
+from spikeloom.sw.compiler.program import Program, check_spikes
+from spikeloom.sw.result import Result, concat_results
+from spikeloom.sw.runtime.device import RunError
+from tqdm import tqdm
+
+__all__ = ["run_in_batches"]
+
+
+def _none_completed(program: Program, requested: int) -> Result:
+    return Result(
+        readout=np.zeros((0, program.outputs), np.int64),
+        spikes={},
+        cycles=np.zeros(0, np.int64),
+        requested=requested,
+    )
+
+
+def run_in_batches(
+    runner, program: Program, spikes, batch: int, progress: bool = False, desc: str = "run"
+) -> Result:
+    """`runner(program, spikes)` in batches of `batch` samples, with one progress bar over all.
+
+    Raises `RunError` (its `interrupted` true on Ctrl-C) holding the samples that completed
+    and `requested`, the number asked for."""
+    spikes = check_spikes(program, spikes)
+    total = len(spikes)
+    starts = list(range(0, total, batch)) or [0]
+    parts: list[Result] = []
+
+    def completed(extra: Result | None = None) -> Result:
+        done = [*parts, extra] if extra is not None and extra.samples else parts
+        return concat_results(done, total) if done else _none_completed(program, total)
+
+    bar = tqdm(total=total, desc=desc, unit="sample", disable=not progress or len(starts) < 2)
+    try:
+        for start in starts:
+            parts.append(runner(program, spikes[start : start + batch]))
+            bar.update(parts[-1].samples)
+    except KeyboardInterrupt:
+        raise RunError(
+            f"interrupted: {sum(p.samples for p in parts)} of {total} samples completed",
+            completed(),
+            interrupted=True,
+        ) from None
+    except RunError as error:  # a board run that broke off inside the batch
+        partial = completed(error.result)
+        raise RunError(
+            f"{error}; {partial.samples} of {total} samples completed",
+            partial,
+            interrupted=getattr(error, "interrupted", False),
+        ) from None
+    finally:
+        bar.close()
+    return concat_results(parts) if len(parts) > 1 else parts[0]
