@@ -9,7 +9,7 @@ the leak commutes with the division. A negative `a` flips that neuron's weight s
 layer has one shared `a`, so dividing by it keeps the argmax.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -154,12 +154,4 @@ def compile_model(model: SpikingMLP, options: CompileOptions | None = None):
 
 def _with_params(layer: Layer, theta: np.ndarray, beta: np.ndarray) -> Layer:
     """A copy of `layer` holding unclipped int64 thresholds and biases, for sizing only."""
-    return Layer(
-        name=layer.name,
-        weight=layer.weight,
-        threshold=theta.astype(np.int64),
-        bias=beta.astype(np.int64),
-        weight_bits=layer.weight_bits,
-        neuron=layer.neuron,
-        burst_max=layer.burst_max,
-    )
+    return replace(layer, threshold=theta.astype(np.int64), bias=beta.astype(np.int64))

@@ -110,3 +110,11 @@ def test_thresholds_beyond_an_explicit_membrane_width_are_clipped_and_reported()
     assert "1 neurons' thresholds or biases clipped to -512..511" in folds[0].notes[0]
     auto, _ = compile_model(model)
     assert auto.layers[0].v_bits == 32  # auto width stops at the format's limit
+
+
+def test_auto_v_bits_leaves_room_for_any_leak_shift_the_cli_accepts():
+    # A long time constant on small weights: the membrane must still be wider than the shift.
+    model = SpikingMLP(MLPConfig(hidden=[8], encoder="thermometer", leak_shift=30)).eval()
+    program, _ = compile_model(model)
+    spiking = [layer for layer in program.layers if layer.spiking]
+    assert spiking and all(layer.v_bits >= 31 for layer in spiking)

@@ -1,0 +1,142 @@
+"""Ctrl-C and lost boards lose nothing: completed samples and epochs are saved and reported."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from spikeloom.sw.cli import BATCH, INTERRUPTED, main
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.program import load_program, save_program
+from spikeloom.sw.result import load_result
+
+TRAIN = ["train", "--hidden", "16", "--encoder", "thermometer", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("interrupts")
+    assert main([*TRAIN, "--epochs", "1", "--out", str(root / "m.pt")]) == 0
+    assert main(["compile", str(root / "m.pt"), "--out", str(root / "p"), "--no-eval"]) == 0
+    argv = ["encode", str(root / "p"), "--out", str(root / "x.npy")]
+    assert main([*argv, "--labels", str(root / "y.npy")]) == 0
+    return root
+
+
+def _interrupt_on_call(monkeypatch, target: str, call: int, wrapped):
+    """Replace `target` with `wrapped` that raises KeyboardInterrupt on its `call`-th call."""
+    calls = []
+
+    def interrupting(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return wrapped(*args, **kwargs)
+
+    monkeypatch.setattr(target, interrupting)
+
+
+@pytest.mark.parametrize("interrupted_epoch", [1, 3])
+def test_train_interrupted_keeps_the_last_whole_epoch(
+    tmp_path, monkeypatch, capsys, interrupted_epoch
+):
+    import spikeloom.models.train as training
+    from spikeloom.models.train import load_checkpoint
+
+    _interrupt_on_call(
+        monkeypatch, "spikeloom.models.train._train_epoch", interrupted_epoch, training._train_epoch
+    )
+    out = tmp_path / "m.pt"
+    assert main([*TRAIN, "--epochs", "4", "--out", str(out)]) == INTERRUPTED
+    err = capsys.readouterr().err
+    done = interrupted_epoch - 1
+    assert f"after {done} of 4 epochs" in err and err.count("\n") == 1, err
+    if done == 0:
+        assert "nothing saved" in err and not out.exists()
+        return
+    assert str(out) in err
+    _, checkpoint = load_checkpoint(out)
+    assert [entry["epoch"] for entry in checkpoint["history"]] == list(range(1, done + 1))
+
+
+def _golden_batches_interrupted(monkeypatch, batch: int, call: int):
+    import spikeloom.sim.registry as registry
+
+    monkeypatch.setitem(BATCH, "golden", batch)
+    real = registry.backend_runner
+
+    def backend_runner(*args, **kwargs):
+        runner = real(*args, **kwargs)
+        calls = []
+
+        def run(program, spikes):
+            calls.append(1)
+            if len(calls) == call:
+                raise KeyboardInterrupt
+            return runner(program, spikes)
+
+        return run
+
+    monkeypatch.setattr(registry, "backend_runner", backend_runner)
+
+
+def test_sim_interrupted_saves_the_completed_batches(workdir, tmp_path, monkeypatch, capsys):
+    _golden_batches_interrupted(monkeypatch, batch=100, call=3)
+    out = tmp_path / "r.npz"
+    argv = ["sim", str(workdir / "p"), "--input", str(workdir / "x.npy"), "--out", str(out)]
+    assert main(argv) == INTERRUPTED
+    err = capsys.readouterr().err
+    assert "200 of 360 samples" in err and str(out) in err and err.count("\n") == 1, err
+    result = load_result(out)
+    assert result.samples == 200 and result.requested == 360 and not result.complete
+    spikes = np.load(workdir / "x.npy")
+    assert result.same_outputs(run_golden(load_program(workdir / "p"), spikes[:200]))
+
+    # The partial result reports like any other, against the input it was asked to run.
+    report = ["report", str(out), "--program", str(workdir / "p"), "--board", "icebreaker"]
+    report += ["--input", str(workdir / "x.npy"), "--labels", str(workdir / "y.npy")]
+    assert main([*report, "--out", str(tmp_path / "report")]) == 0
+    assert "200 of 360 samples" in capsys.readouterr().out
+
+
+def test_eval_interrupted_reports_the_accuracy_so_far(workdir, tmp_path, monkeypatch, capsys):
+    _golden_batches_interrupted(monkeypatch, batch=50, call=2)
+    out = tmp_path / "r.npz"
+    assert main(["eval", str(workdir / "p"), "--out", str(out)]) == INTERRUPTED
+    err = capsys.readouterr().err
+    assert "50 of 360 samples" in err and "accuracy" in err and "on those 50" in err, err
+    assert load_result(out).samples == 50
+
+
+def test_sim_interrupted_by_sigint_on_the_amaranth_backend(tmp_path):
+    """A real Ctrl-C to a real process: the batches before it are saved, bit-exact."""
+    from tests.sw.test_device import small_program
+
+    program, _ = small_program(3)
+    save_program(program, tmp_path / "p")
+    rng = np.random.default_rng(3)
+    spikes = (rng.random((64, program.timesteps, program.inputs)) < 0.3).astype(np.uint8)
+    np.save(tmp_path / "x.npy", spikes)
+    out = tmp_path / "r.npz"
+    command = [sys.executable, "-m", "spikeloom.sw.cli", "sim", str(tmp_path / "p")]
+    command += ["--input", str(tmp_path / "x.npy"), "--out", str(out), "--backend", "amaranth"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")))
+    reader.start()
+    deadline = time.monotonic() + 240
+    # tqdm prints "N/64" as batches complete: interrupt after the first one.
+    while "16/64" not in "".join(seen) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGINT)
+    assert process.wait(timeout=120) == INTERRUPTED
+    reader.join()
+    err = "".join(seen)
+    assert "Traceback" not in err and "of 64 samples" in err, err
+    result = load_result(out)
+    assert result.requested == 64 and 16 <= result.samples < 64 and result.samples % 8 == 0
+    assert result.same_outputs(run_golden(program, spikes[: result.samples]))
