@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -503,7 +504,7 @@ def cmd_run(args):
         baud = args.baud or DEFAULT_BAUD
         transport = simulated_board(program, _simulated_spec(args.board), _lanes(args), baud)
         link = Link(transport, clock=transport.clock)
-    with transport:
+    with closing(transport):  # the simulated board's harness must not outlive the run
         device = Device(link, timeout_s=args.timeout, baud=baud)
         device.load(program, readout_only=args.readout_only, progress=True)
         result = _run_saving(
@@ -533,7 +534,7 @@ def cmd_bridge(args):
     _check_board_lanes(args)
     program = load_program(args.program)
     transport = simulated_board(program, _simulated_spec(args.board), _lanes(args), args.baud)
-    with transport, PtyBridge(transport) as bridge:
+    with closing(transport), PtyBridge(transport) as bridge:
         print(f"simulated board on {bridge.port} (Ctrl-C to stop)", flush=True)
         try:
             while bridge.alive:
