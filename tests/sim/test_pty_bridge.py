@@ -97,7 +97,7 @@ def test_a_client_that_writes_without_reading_holds_the_board_back_and_loses_not
             handed_out = None
             while handed_out != board.handed_out:
                 handed_out = board.handed_out
-                time.sleep(0.2)
+                time.sleep(0.3)
             assert board.out, "every reply went out although the client read none"
             # What left the board sits in the bridge (64 KiB and one read at most) and in the
             # terminal's own buffers (a few KiB; 64 KiB is generous).
