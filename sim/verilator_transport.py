@@ -16,6 +16,7 @@ tens of seconds, later ones start in milliseconds.
         device = Device(Link(board, clock=board.clock))
 """
 
+import contextlib
 import logging
 import math
 import os
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from spikeloom.hw.params import EngineParams
 from spikeloom.sw.errors import SpikeloomError
-from spikeloom.sw.runtime.codec import LinkError
+from spikeloom.sw.runtime.codec import LinkLost
 
 from .build_cache import cached_build, digest, gateware_sources
 from .toolchain import have_lz4, log_tail, package_version, verilator_executable
@@ -64,9 +65,10 @@ class VerilatorBuildError(VerilatorTransportError):
     pass
 
 
-class HarnessExited(VerilatorTransportError, LinkError):
-    """The simulator process ended. A `LinkError`, so a run that breaks off keeps the samples
-    that completed, as with a real board that stops answering."""
+class HarnessExited(VerilatorTransportError, LinkLost):
+    """The simulator process ended (it exited, was killed, or the board was closed). A
+    `LinkLost`, so a run that breaks off keeps the samples that completed, as with a real board
+    that is unplugged."""
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -179,14 +181,16 @@ def board_build(
 # --- transport --------------------------------------------------------------------------------
 
 
-def _stop(process: subprocess.Popen, stderr):
-    """End the harness: closing its input makes it flush the waveform and exit."""
+def _stop(process: subprocess.Popen, stderr, wait_s: float = 10):
+    """End the harness: closing its input makes it flush the waveform and exit once it has
+    carried out the command under way; one that has not after `wait_s` is killed. Either way it
+    is waited for, so no zombie is left."""
     try:
         process.stdin.close()
     except OSError:
-        pass
+        pass  # it died with bytes unsent: closed all the same
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=wait_s)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -228,8 +232,15 @@ class VerilatorTransport:
         command = [str(self.executable), "--divisor", str(divisor), "--clock-hz", str(clock_hz)]
         if self.waves is not None:
             command += ["--trace", str(self.waves)]
+        # A session of its own keeps the terminal's Ctrl-C from the simulator: the host alone is
+        # interrupted, keeps its completed samples, and then ends the board by closing its
+        # input (as it does when the host dies: the harness reads end of input and exits).
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            start_new_session=True,
         )
         self._finalizer = weakref.finalize(self, _stop, self.process, self._stderr)
         tag, version, echoed = struct.unpack("<cIQ", self._receive(13))
@@ -253,20 +264,38 @@ class VerilatorTransport:
     def write(self, data: bytes):
         data = bytes(data)
         if data:
-            self._send(struct.pack("<cI", b"W", len(data)) + data)
+            with self._whole_exchange():
+                self._send(struct.pack("<cI", b"W", len(data)) + data)
 
     def read(self, max_bytes: int, timeout_s: float) -> bytes:
         if max_bytes <= 0:
             return b""
         cycles = max(1, math.ceil(timeout_s * self.clock_hz))
-        self._send(struct.pack("<cQII", b"R", cycles, max_bytes, self.idle_cycles))
-        tag, self.cycles, self.framing_errors, count = struct.unpack("<cQII", self._receive(17))
-        if tag != b"R":
-            raise self._exited(f"answered a read with {tag!r}")
-        return self._receive(count) if count else b""
+        with self._whole_exchange():
+            self._send(struct.pack("<cQII", b"R", cycles, max_bytes, self.idle_cycles))
+            header = self._receive(17)
+            tag, self.cycles, self.framing_errors, count = struct.unpack("<cQII", header)
+            if tag != b"R":
+                raise self._exited(f"answered a read with {tag!r}")
+            return self._receive(count) if count else b""
+
+    @contextlib.contextmanager
+    def _whole_exchange(self):
+        """Ends the board when an exchange with the harness breaks off half done (Ctrl-C, say):
+        the rest of a command, or of its answer, would be taken for the next one's."""
+        try:
+            yield
+        except BaseException:
+            if not self.closed:
+                # The command under way may simulate up to a read's `timeout_s`, many seconds of
+                # wall time: wait only briefly for the harness to finish it and exit cleanly.
+                self._finalizer.detach()
+                _stop(self.process, self._stderr, wait_s=1)
+            raise
 
     def close(self):
-        """End the simulation (the waveform file is complete after this)."""
+        """End the simulation (the waveform file is complete after this). Safe to call again,
+        and after the harness died; it waits for the process, so none is left behind."""
         self._finalizer()
 
     @property
@@ -275,7 +304,7 @@ class VerilatorTransport:
 
     def _send(self, message: bytes):
         if self.closed:
-            raise VerilatorTransportError("the Verilator board is closed")
+            raise HarnessExited("the Verilator board is closed")
         try:
             self.process.stdin.write(message)
             self.process.stdin.flush()
@@ -284,7 +313,7 @@ class VerilatorTransport:
 
     def _receive(self, size: int) -> bytes:
         if self.closed:
-            raise VerilatorTransportError("the Verilator board is closed")
+            raise HarnessExited("the Verilator board is closed")
         data = self.process.stdout.read(size)
         if len(data) != size:
             raise self._exited("closed its output")

@@ -32,6 +32,7 @@ __all__ = [
     "BoardError",
     "SequenceError",
     "LinkTimeout",
+    "LinkLost",
     "command_name",
     "pack_write",
     "pack_read",
@@ -188,6 +189,12 @@ class LinkTimeout(LinkError):
         if detail:
             message += f" ({detail})"
         super().__init__(message)
+
+
+class LinkLost(LinkError):
+    """The transport itself failed: the serial port went away (a board unplugged, the other
+    side of a pseudo-terminal closed), the simulator ended. Unlike a `LinkTimeout` no retry can
+    help; the message names the cause."""
 
 
 # --- decoding -------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 `Device` speaks the protocol of `hw/protocol.py` through a `sw.runtime.link.Link`, so the same code
 drives a real board on a serial port and the simulated board. Nothing is lost on failure: a run
-that breaks off raises `RunError` carrying the results of every sample that completed.
+that breaks off for any reason (the board stops answering, the serial port goes away, the
+simulator ends, Ctrl-C) raises `RunError` carrying the results of every sample that completed.
 """
 
 from dataclasses import dataclass, fields
@@ -24,6 +25,7 @@ from spikeloom.sw.result import Result
 from spikeloom.sw.runtime.codec import (
     BoardError,
     LinkError,
+    LinkLost,
     pack_events,
     pack_read,
     pack_write,
@@ -44,11 +46,22 @@ class BoardInfo:
 
 
 class RunError(SpikeloomError):
-    """A run stopped early; `result` holds the samples that completed."""
+    """A run stopped early. `result` holds exactly the samples that completed, in order (a
+    sample counts once its counters are in), and `result.requested` the number asked for.
 
-    def __init__(self, message: str, result: Result):
-        super().__init__(message)
-        self.result = result
+    `cause` says why in one line; the message is "CAUSE; N of M samples completed".
+    `interrupted` is True when the user interrupted the run (Ctrl-C, `KeyboardInterrupt`;
+    `cause` is then "interrupted"), False when the link or its transport failed.
+    """
+
+    def __init__(self, cause: str, result: Result, interrupted: bool = False):
+        self.cause, self.result, self.interrupted = cause, result, interrupted
+        super().__init__(f"{cause}; {result.samples} of {result.requested} samples completed")
+
+
+def _one_line(text: str) -> str:
+    """`text` on one line: a simulator's message may end in lines of its error output."""
+    return " ".join(text.split())
 
 
 def _u32s(payload: bytes, count: int, what: str) -> list[int]:
@@ -90,11 +103,20 @@ class Device:
     def params(self) -> EngineParams:
         return self.info().params
 
-    def load(self, program: Program, verify: bool = True, readout_only: bool = False) -> None:
+    def load(
+        self,
+        program: Program,
+        verify: bool = True,
+        readout_only: bool = False,
+        progress: bool = False,
+    ) -> None:
         """Write `program` into the engine's memories; read every word back when `verify`.
 
         `readout_only` keeps hidden layers' spikes on the board: a run then returns the last
-        layer only, and the link carries far fewer bytes per inference.
+        layer only, and the link carries far fewer bytes per inference. `progress` shows a bar
+        over the words written (and read back), since a large Program takes many seconds at
+        115200 baud. A transport lost meanwhile raises `LinkLost` naming the cause and how far
+        the load got.
         """
         params = self.params
         width = word_bytes(params)
@@ -102,16 +124,27 @@ class Device:
         images = program_images(program, params, readout_only)
         self.readout_only = readout_only
         words = [(space, addr, word) for space, items in images.items() for addr, word in items]
-        for space, addr, word in words:
-            self.request(Command.WRITE, pack_write(space, addr, word, width))
-        if verify:
-            for space, addr, word in words:
-                got = unpack_word(self.request(Command.READ, pack_read(space, addr)), width)
-                if got != word:
-                    raise ProgramError(
-                        f"read-back of space {space}, address {addr} gave {got:#x}, "
-                        f"wrote {word:#x}: the board did not store the Program"
-                    )
+        steps = len(words) * (2 if verify else 1)
+        done = 0
+        with tqdm(total=steps, desc="load", unit="word", disable=not progress) as bar:
+            try:
+                for space, addr, word in words:
+                    self.request(Command.WRITE, pack_write(space, addr, word, width))
+                    done += 1
+                    bar.update()
+                for space, addr, word in words if verify else ():
+                    got = unpack_word(self.request(Command.READ, pack_read(space, addr)), width)
+                    if got != word:
+                        raise ProgramError(
+                            f"read-back of space {space}, address {addr} gave {got:#x}, "
+                            f"wrote {word:#x}: the board did not store the Program"
+                        )
+                    done += 1
+                    bar.update()
+            except LinkLost as error:
+                raise LinkLost(
+                    _one_line(f"{error}; the load stopped after {done} of {steps} word transfers")
+                ) from None
 
     def counters(self) -> tuple[int, dict[str, list[int]]]:
         """The engine's counters: cycles, and each of COUNTERS per layer."""
@@ -124,14 +157,17 @@ class Device:
         return values["cycles"], {name: values[name] for name in COUNTERS}
 
     def run(self, program: Program, spikes, progress: bool = False) -> Result:
-        """Stream `spikes` `[samples, T, inputs]` through the loaded `program`."""
+        """Stream `spikes` `[samples, T, inputs]` through the loaded `program`.
+
+        If the run breaks off, whatever the cause (the board stops answering, the transport is
+        lost, Ctrl-C), it raises `RunError` holding the samples that completed.
+        """
         spikes = check_spikes(program, spikes)
         params = self.params
         event_size = event_bytes(params)
         decoder = OutputDecoder(program, params, self.readout_only)
-        cycles, counters = [], {name: [] for name in COUNTERS}
-        link_bytes = []  # (sent, received) per completed sample
-        seconds = []  # per completed sample, by the link's clock
+        # Per completed sample: cycles, counters per layer, link bytes (sent, received), seconds.
+        done: list[tuple[int, dict, tuple[int, int], float]] = []
 
         def collect() -> bool:
             """Feed one RESULTS reply to the decoder; True when it ended the sample."""
@@ -141,50 +177,62 @@ class Device:
                     f"RESULTS reply of {len(payload)} bytes is not whole events of "
                     f"{event_size} bytes"
                 )
-            done = False
+            ended = False
             for start in range(0, len(payload), event_size):
                 word = int.from_bytes(payload[start : start + event_size], "little")
-                done = decoder.feed(word) or done
-            return done
+                ended = decoder.feed(word) or ended
+            return ended
+
+        def stopped(cause: str, interrupted: bool = False) -> RunError:
+            del decoder.samples[len(done) :]  # a sample counts once its counters are in
+            result = self._result(decoder, done)
+            result.requested = len(spikes)
+            return RunError(_one_line(cause), result, interrupted)
 
         try:
-            self.request(Command.RESET)
-            for _ in tqdm(range(len(spikes)), desc="board", unit="sample", disable=not progress):
-                index = len(cycles)
-                sent, received = self.link.bytes_sent, self.link.bytes_received
-                started = self.link.clock()
-                done = False
-                for step in spikes[index]:
-                    while True:
-                        try:
-                            self.request(Command.EVENTS, pack_events(step))
-                            break
-                        except BoardError as error:
-                            # The engine waits on a full result buffer: drain it, send again.
-                            if error.code != ErrorCode.BUSY:
-                                raise
-                            done = collect() or done
-                while not done:
-                    done = collect()
-                total, per_layer = self.counters()
-                link_bytes.append(
-                    (self.link.bytes_sent - sent, self.link.bytes_received - received)
-                )
-                seconds.append(self.link.clock() - started)
-                cycles.append(total)
-                for name in COUNTERS:
-                    counters[name].append(per_layer[name])
-        except LinkError as error:
-            del decoder.samples[len(cycles) :]  # a sample counts once its counters are in
-            raise RunError(
-                f"{error}; samples completed: {len(cycles)} of {len(spikes)}",
-                self._result(decoder, cycles, counters, link_bytes, seconds),
-            ) from None
-        return self._result(decoder, cycles, counters, link_bytes, seconds)
+            with tqdm(total=len(spikes), desc="board", unit="sample", disable=not progress) as bar:
+                self.request(Command.RESET)
+                for sample in spikes:
+                    sent, received = self.link.bytes_sent, self.link.bytes_received
+                    started = self.link.clock()
+                    ended = False
+                    for step in sample:
+                        while True:
+                            try:
+                                self.request(Command.EVENTS, pack_events(step))
+                                break
+                            except BoardError as error:
+                                # The engine waits on a full result buffer: drain it, send again.
+                                if error.code != ErrorCode.BUSY:
+                                    raise
+                                ended = collect() or ended
+                    while not ended:
+                        ended = collect()
+                    cycles, per_layer = self.counters()
+                    link_bytes = (
+                        self.link.bytes_sent - sent,
+                        self.link.bytes_received - received,
+                    )
+                    # One append records the whole sample, so that an interrupt cannot leave it
+                    # half recorded.
+                    done.append((cycles, per_layer, link_bytes, self.link.clock() - started))
+                    bar.update()
+        except KeyboardInterrupt:
+            raise stopped("interrupted", interrupted=True) from None
+        except SpikeloomError as error:  # the link's errors, a lost transport among them
+            raise stopped(str(error)) from None
+        except Exception as error:
+            # A failure nobody foresaw (a transport's own error, a bug): the samples are kept
+            # all the same, and the error stays attached as the cause, with its traceback.
+            raise stopped(f"{type(error).__name__}: {error}") from error
+        return self._result(decoder, done)
 
-    def _result(self, decoder, cycles, counters, link_bytes, seconds) -> Result:
+    def _result(self, decoder, done) -> Result:
+        cycles = [sample[0] for sample in done]
+        counters = {name: [sample[1][name] for sample in done] for name in COUNTERS}
         result = decoder.result(cycles, counters)
         result.clock_hz, result.baud = self.info().clock_hz, self.baud
-        result.link_bytes = np.asarray(link_bytes, np.int64).reshape(len(link_bytes), 2)
-        result.seconds = np.asarray(seconds, np.float64)
+        link_bytes = [sample[2] for sample in done]
+        result.link_bytes = np.asarray(link_bytes, np.int64).reshape(len(done), 2)
+        result.seconds = np.asarray([sample[3] for sample in done], np.float64)
         return result

@@ -3,7 +3,9 @@
 
 A transport is any object with `write(data: bytes)` and `read(max_bytes, timeout_s) -> bytes`;
 `read` returns as soon as some bytes are there (at most `max_bytes`), or `b""` when none came
-within `timeout_s`. A serial port, the simulated board and a test double all fit.
+within `timeout_s`. A serial port, the simulated board and a test double all fit. A transport
+that fails raises `LinkLost` naming the cause, or an `OSError` or `EOFError`, which the link
+turns into a `LinkLost`: every failure of the link is then a `LinkError`.
 """
 
 import time
@@ -16,6 +18,7 @@ from spikeloom.sw.runtime.codec import (
     BoardError,
     Frame,
     FrameDecoder,
+    LinkLost,
     LinkTimeout,
     SequenceError,
     command_name,
@@ -45,8 +48,21 @@ class Link:
         self.bad_frames = 0
 
     def _send(self, frame: bytes):
-        self.transport.write(frame)
+        try:
+            self.transport.write(frame)
+        except (OSError, EOFError) as error:
+            raise self._lost(error) from None
         self.bytes_sent += len(frame)
+
+    def _read(self, timeout_s: float) -> bytes:
+        try:
+            return self.transport.read(MAX_FRAME, timeout_s)
+        except (OSError, EOFError) as error:
+            raise self._lost(error) from None
+
+    def _lost(self, error: BaseException) -> LinkLost:
+        cause = str(error) or type(error).__name__
+        return LinkLost(f"the link's transport ({type(self.transport).__name__}) failed: {cause}")
 
     def request(
         self, command: int, payload: bytes = b"", timeout_s: float = 1.0, retries: int = 3
@@ -54,10 +70,11 @@ class Link:
         """Send `command` with `payload` and return the board's reply payload.
 
         Resends (same seq) when the reply is garbled, the board saw our frame garbled, or nothing
-        came within `timeout_s`; raises BoardError on an ERROR reply and LinkTimeout once
-        `retries` resends are spent. Replies with another seq (stale) are ignored. A SEQUENCE
-        error (the board counts from elsewhere: a host restart, or a request lost for good)
-        did nothing on the board, so the request goes again once with the seq it expects.
+        came within `timeout_s`; raises BoardError on an ERROR reply, LinkTimeout once `retries`
+        resends are spent and LinkLost when the transport fails. Replies with another seq
+        (stale) are ignored. A SEQUENCE error (the board counts from elsewhere: a host restart,
+        or a request lost for good) did nothing on the board, so the request goes again once
+        with the seq it expects.
         """
         if command & REPLY:
             raise ValueError(f"command 0x{command:02x} has the REPLY bit set; it is not a request")
@@ -96,7 +113,7 @@ class Link:
         wanted = (command | REPLY, Command.ERROR | REPLY)
         while True:
             remaining = deadline - self.clock()
-            data = self.transport.read(MAX_FRAME, remaining) if remaining > 0 else b""
+            data = self._read(remaining) if remaining > 0 else b""
             if not data:
                 # Nothing more is coming: a half-received frame never will be complete.
                 events = self.decoder.resync()

@@ -9,7 +9,9 @@ seed is printed for replay.
 import os
 import random
 import shutil
+import signal
 import stat
+import time
 
 import numpy as np
 import pytest
@@ -17,13 +19,16 @@ from spikeloom.hw.params import EngineParams
 from spikeloom.hw.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, SYNC, Command
 from spikeloom.sim import verilator_transport as vt
 from spikeloom.sim.cocotb_backend import simulator_missing
+from spikeloom.sim.pty_bridge import PtyBridge
 from spikeloom.sw.compiler.golden import run_golden
 from spikeloom.sw.compiler.random_program import random_program, random_spikes
 from spikeloom.sw.runtime.codec import encode_frame
 from spikeloom.sw.runtime.device import Device, RunError
 from spikeloom.sw.runtime.link import Link
+from spikeloom.sw.runtime.serial import SerialTransport
 
 from tests.golden_check import assert_matches_golden
+from tests.sw.test_device import SamplesDone, assert_first_samples_of_golden
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 CLOCK_HZ, BAUD = vt.DEFAULT_CLOCK_HZ, vt.DEFAULT_BAUD
@@ -177,11 +182,121 @@ def test_a_dead_simulator_is_a_link_error_that_keeps_completed_samples(board):
         dev.load(program, verify=False)
         first = dev.run(program, spikes[:1])
         transport.process.kill()
-        with pytest.raises(RunError, match="exited with code -9.*samples completed: 0 of 1"):
+        with pytest.raises(RunError, match="exited with code -9.*; 0 of 1 samples completed"):
             dev.run(program, spikes[1:])
         assert len(first.readout) == 1
         with pytest.raises(vt.VerilatorTransportError, match="closed"):
             transport.read(10, 1.0)
+
+
+class Hook:
+    """A transport that passes everything to `inner` and calls `action` at the `calls`-th write
+    once `samples` samples have completed."""
+
+    def __init__(self, inner, samples: int, calls: int, action):
+        self.inner, self.done, self.calls, self.action = inner, SamplesDone(samples), calls, action
+
+    def write(self, data: bytes):
+        self.done.saw(data)
+        if self.done.reached:
+            self.calls -= 1
+            if self.calls == 0:
+                self.action()
+        self.inner.write(data)
+
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        return self.inner.read(max_bytes, timeout_s)
+
+
+def loss_case(index: int, samples: int = 4):
+    """A Program, its spikes, and where in the third sample to break the run off."""
+    seed = SEED * 1000 + 500 + index
+    rng = np.random.default_rng(seed)
+    program = random_program(rng, **RANDOM)
+    spikes = random_spikes(rng, program, samples)
+    calls = random.Random(seed).randint(1, 3)  # a sample takes 3 requests or more
+    print(f"replay with np.random.default_rng({seed}); the run breaks at write {calls}")
+    return program, spikes, calls
+
+
+def assert_ended(transport):
+    """The harness is gone and waited for (no zombie), and closing again is immediate."""
+    assert transport.closed and transport.process.returncode is not None
+    started = time.monotonic()
+    transport.close()
+    assert time.monotonic() - started < 0.1
+    with pytest.raises(vt.HarnessExited, match="closed"):
+        transport.read(10, 1.0)
+
+
+def test_a_harness_killed_mid_run_keeps_the_completed_samples():
+    program, spikes, calls = loss_case(0)
+    with vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
+        kill = lambda: os.kill(transport.process.pid, signal.SIGKILL)  # noqa: E731
+        dev = Device(Link(Hook(transport, 2, calls, kill), clock=transport.clock), TIMEOUT_S)
+        dev.load(program, verify=False)
+        with pytest.raises(RunError) as raised:
+            dev.run(program, spikes)
+        message = str(raised.value)
+        assert message.startswith(f"the Verilator board ({transport.executable}) ")
+        assert "exited with code -9" in message and "\n" not in message
+        assert message.endswith("; 2 of 4 samples completed") and not raised.value.interrupted
+        assert_first_samples_of_golden(program, spikes, raised.value.result, 2)
+        assert transport.process.returncode == -9
+        assert_ended(transport)
+
+
+def test_ctrl_c_mid_exchange_keeps_the_completed_samples_and_ends_the_harness():
+    program, spikes, calls = loss_case(1)
+    with vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
+        # The terminal's Ctrl-C goes to its foreground process group: not to the harness,
+        # which has a session of its own, only to the host.
+        assert os.getsid(transport.process.pid) == transport.process.pid != os.getsid(0)
+        receive, interrupt = transport._receive, []
+
+        def receive_interrupted(size: int) -> bytes:
+            if interrupt:  # between the harness's command and its answer
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the KeyboardInterrupt comes here, at once
+            return receive(size)
+
+        transport._receive = receive_interrupted
+        link = Link(Hook(transport, 2, calls, lambda: interrupt.append(1)), clock=transport.clock)
+        dev = Device(link, timeout_s=TIMEOUT_S)
+        dev.load(program, verify=False)
+        started = time.monotonic()
+        with pytest.raises(RunError) as raised:
+            dev.run(program, spikes)
+        assert time.monotonic() - started < 4
+        assert raised.value.interrupted
+        assert str(raised.value) == "interrupted; 2 of 4 samples completed"
+        assert_first_samples_of_golden(program, spikes, raised.value.result, 2)
+        assert_ended(transport)
+
+
+def test_a_bridged_board_whose_harness_dies_is_a_serial_port_gone_away():
+    """`spikeloom bridge` and a client on its terminal: the simulator killed mid-run stops the
+    bridge, which says why, and the client keeps its completed samples."""
+    program, spikes, calls = loss_case(2, samples=3)
+    with vt.VerilatorTransport(ENVELOPE, CLOCK_HZ, DIVISOR) as transport:
+        with PtyBridge(transport) as bridge:
+            serial = SerialTransport(bridge.port, BAUD)
+            try:
+                kill = lambda: os.kill(transport.process.pid, signal.SIGKILL)  # noqa: E731
+                # Wall-clock seconds: the bridge runs the board slower than real time.
+                dev = Device(Link(Hook(serial, 2, calls, kill)), timeout_s=2.0)
+                dev.load(program, verify=False)
+                with pytest.raises(RunError) as raised:
+                    dev.run(program, spikes)
+            finally:
+                serial.close()
+            assert str(raised.value) == (
+                f"the serial port {bridge.port} went away: [Errno 5] Input/output error; "
+                "2 of 3 samples completed"
+            )
+            assert_first_samples_of_golden(program, spikes, raised.value.result, 2)
+            assert not bridge.alive and "exited with code -9" in bridge.error
+        assert_ended(transport)
 
 
 def test_a_missing_verilator_is_a_clear_error(monkeypatch, tmp_path):

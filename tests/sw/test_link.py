@@ -15,6 +15,7 @@ from spikeloom.sw.runtime.codec import (
     Frame,
     FrameDecoder,
     LinkError,
+    LinkLost,
     LinkTimeout,
     SequenceError,
     crc16,
@@ -400,6 +401,31 @@ def test_writes_and_reads_survive_a_lossy_link(ops):
         board.faults = list(reversed(problems)) + ["ok"]
         assert read_word(link, i, retries=3) == value
     assert board.acted == 2 * len(ops)
+
+
+class BrokenPipeTransport:
+    """A transport whose other end has gone: writes fail, or reads find the end of the input."""
+
+    def __init__(self, failing: str):
+        self.failing = failing
+
+    def write(self, data: bytes):
+        if self.failing == "write":
+            raise BrokenPipeError(32, "Broken pipe")
+
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        raise EOFError
+
+
+@pytest.mark.parametrize(
+    "failing, cause", [("write", "[Errno 32] Broken pipe"), ("read", "EOFError")]
+)
+def test_a_failing_transport_is_a_link_lost_naming_the_cause(failing, cause):
+    link = Link(BrokenPipeTransport(failing))
+    with pytest.raises(LinkLost) as raised:
+        link.request(Command.INFO)
+    assert str(raised.value) == f"the link's transport (BrokenPipeTransport) failed: {cause}"
+    assert isinstance(raised.value, LinkError) and link.retries == 0
 
 
 def test_request_rejects_a_reply_command():
