@@ -8,8 +8,8 @@ samples of the broken batch that completed).
 
 import numpy as np
 from spikeloom.sw.compiler.program import Program, check_spikes
+from spikeloom.sw.errors import RunError
 from spikeloom.sw.result import Result, concat_results
-from spikeloom.sw.runtime.device import RunError
 from tqdm import tqdm
 
 __all__ = ["run_in_batches"]
@@ -29,8 +29,8 @@ def run_in_batches(
 ) -> Result:
     """`runner(program, spikes)` in batches of `batch` samples, with one progress bar over all.
 
-    Raises `RunError` (its `interrupted` true on Ctrl-C) holding the samples that completed
-    and `requested`, the number asked for."""
+    Raises `RunError` (`sw.errors`; `interrupted` on Ctrl-C) holding the samples that
+    completed, and the number asked for as the result's `requested`."""
     spikes = check_spikes(program, spikes)
     total = len(spikes)
     starts = list(range(0, total, batch)) or [0]
@@ -46,18 +46,9 @@ def run_in_batches(
             parts.append(runner(program, spikes[start : start + batch]))
             bar.update(parts[-1].samples)
     except KeyboardInterrupt:
-        raise RunError(
-            f"interrupted: {sum(p.samples for p in parts)} of {total} samples completed",
-            completed(),
-            interrupted=True,
-        ) from None
+        raise RunError("interrupted", completed(), interrupted=True) from None
     except RunError as error:  # a board run that broke off inside the batch
-        partial = completed(error.result)
-        raise RunError(
-            f"{error}; {partial.samples} of {total} samples completed",
-            partial,
-            interrupted=getattr(error, "interrupted", False),
-        ) from None
+        raise RunError(error.cause, completed(error.result), error.interrupted) from None
     finally:
         bar.close()
     return concat_results(parts) if len(parts) > 1 else parts[0]

@@ -222,7 +222,7 @@ def _lanes(args) -> int:
 def _run_saving(runner, program, spikes, out: Path | None, batch: int, what: str):
     """Run in batches; on Ctrl-C or a lost board, save the completed samples to `out`."""
     from spikeloom.sw.batch import run_in_batches
-    from spikeloom.sw.runtime.device import RunError
+    from spikeloom.sw.errors import RunError
 
     try:
         return run_in_batches(runner, program, spikes, batch, progress=True, desc=what)

@@ -20,7 +20,7 @@ from spikeloom.hw.protocol import (
     word_bytes,
 )
 from spikeloom.sw.compiler.program import Program, check_spikes
-from spikeloom.sw.errors import ProgramError, SpikeloomError
+from spikeloom.sw.errors import ProgramError, RunError, SpikeloomError
 from spikeloom.sw.result import Result
 from spikeloom.sw.runtime.codec import (
     BoardError,
@@ -35,7 +35,7 @@ from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, program_
 from spikeloom.sw.runtime.link import Link
 from tqdm import tqdm
 
-__all__ = ["BoardInfo", "Device", "RunError"]
+__all__ = ["BoardInfo", "Device"]
 
 
 @dataclass(frozen=True)
@@ -43,20 +43,6 @@ class BoardInfo:
     version: int
     params: EngineParams
     clock_hz: int
-
-
-class RunError(SpikeloomError):
-    """A run stopped early. `result` holds exactly the samples that completed, in order (a
-    sample counts once its counters are in), and `result.requested` the number asked for.
-
-    `cause` says why in one line; the message is "CAUSE; N of M samples completed".
-    `interrupted` is True when the user interrupted the run (Ctrl-C, `KeyboardInterrupt`;
-    `cause` is then "interrupted"), False when the link or its transport failed.
-    """
-
-    def __init__(self, cause: str, result: Result, interrupted: bool = False):
-        self.cause, self.result, self.interrupted = cause, result, interrupted
-        super().__init__(f"{cause}; {result.samples} of {result.requested} samples completed")
 
 
 def _one_line(text: str) -> str:

@@ -22,8 +22,9 @@ from spikeloom.sim.cocotb_backend import simulator_missing
 from spikeloom.sim.pty_bridge import PtyBridge
 from spikeloom.sw.compiler.golden import run_golden
 from spikeloom.sw.compiler.random_program import random_program, random_spikes
+from spikeloom.sw.errors import RunError
 from spikeloom.sw.runtime.codec import encode_frame
-from spikeloom.sw.runtime.device import Device, RunError
+from spikeloom.sw.runtime.device import Device
 from spikeloom.sw.runtime.link import Link
 from spikeloom.sw.runtime.serial import SerialTransport
 

@@ -1,6 +1,7 @@
 """Ctrl-C and lost boards lose nothing: completed samples and epochs are saved and reported."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +64,16 @@ def test_train_interrupted_keeps_the_last_whole_epoch(
     assert [entry["epoch"] for entry in checkpoint["history"]] == list(range(1, done + 1))
 
 
+def _last_line(err: str) -> str:
+    """The message after the progress bar's lines."""
+    return err.replace("\r", "\n").strip().splitlines()[-1]
+
+
+def _progress(err: str, total: int) -> int:
+    """The most samples a progress bar on `err` has counted of `total`."""
+    return max((int(done) for done in re.findall(rf"(\d+)/{total}\b", err)), default=0)
+
+
 def _golden_batches_interrupted(monkeypatch, batch: int, call: int):
     import spikeloom.sim.registry as registry
 
@@ -89,8 +100,8 @@ def test_sim_interrupted_saves_the_completed_batches(workdir, tmp_path, monkeypa
     out = tmp_path / "r.npz"
     argv = ["sim", str(workdir / "p"), "--input", str(workdir / "x.npy"), "--out", str(out)]
     assert main(argv) == INTERRUPTED
-    err = capsys.readouterr().err
-    assert "200 of 360 samples" in err and str(out) in err and err.count("\n") == 1, err
+    err = _last_line(capsys.readouterr().err)
+    assert "interrupted; 200 of 360 samples completed" in err and str(out) in err, err
     result = load_result(out)
     assert result.samples == 200 and result.requested == 360 and not result.complete
     spikes = np.load(workdir / "x.npy")
@@ -107,7 +118,7 @@ def test_eval_interrupted_reports_the_accuracy_so_far(workdir, tmp_path, monkeyp
     _golden_batches_interrupted(monkeypatch, batch=50, call=2)
     out = tmp_path / "r.npz"
     assert main(["eval", str(workdir / "p"), "--out", str(out)]) == INTERRUPTED
-    err = capsys.readouterr().err
+    err = _last_line(capsys.readouterr().err)
     assert "50 of 360 samples" in err and "accuracy" in err and "on those 50" in err, err
     assert load_result(out).samples == 50
 
@@ -130,7 +141,8 @@ def test_sim_interrupted_by_sigint_on_the_amaranth_backend(tmp_path):
     reader.start()
     deadline = time.monotonic() + 240
     # tqdm prints "N/64" as batches complete: interrupt after the first one.
-    while "16/64" not in "".join(seen) and process.poll() is None and time.monotonic() < deadline:
+    while _progress("".join(seen), 64) < 16 and process.poll() is None:
+        assert time.monotonic() < deadline
         time.sleep(0.1)
     os.kill(process.pid, signal.SIGINT)
     assert process.wait(timeout=120) == INTERRUPTED
@@ -139,4 +151,52 @@ def test_sim_interrupted_by_sigint_on_the_amaranth_backend(tmp_path):
     assert "Traceback" not in err and "of 64 samples" in err, err
     result = load_result(out)
     assert result.requested == 64 and 16 <= result.samples < 64 and result.samples % 8 == 0
+    assert result.same_outputs(run_golden(program, spikes[: result.samples]))
+
+
+def test_run_against_a_bridge_killed_mid_run_saves_the_completed_samples(tmp_path):
+    """`spikeloom bridge` killed under `spikeloom run --board serial:PTY`: the port goes away
+    (EIO), and the run saves exactly the golden model's first samples and says how many."""
+    from tests.sw.test_device import small_program
+
+    program, _ = small_program(5)
+    save_program(program, tmp_path / "p")
+    rng = np.random.default_rng(5)
+    print("seed 5")
+    spikes = (rng.random((400, program.timesteps, program.inputs)) < 0.3).astype(np.uint8)
+    np.save(tmp_path / "x.npy", spikes)
+    cli = [sys.executable, "-m", "spikeloom.sw.cli"]
+    bridge = subprocess.Popen(
+        [*cli, "bridge", str(tmp_path / "p"), "--lanes", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = bridge.stdout.readline()  # "simulated board on /dev/pts/N (Ctrl-C to stop)"
+        assert line.startswith("simulated board on "), line
+        port = line.split()[3]
+        out = tmp_path / "r.npz"
+        run = [*cli, "run", str(tmp_path / "p"), "--board", f"serial:{port}"]
+        run += ["--input", str(tmp_path / "x.npy"), "--out", str(out)]
+        client = subprocess.Popen(run, stderr=subprocess.PIPE, text=True)
+        seen = []
+        reader = threading.Thread(
+            target=lambda: seen.extend(iter(lambda: client.stderr.read(1), ""))
+        )
+        reader.start()
+        deadline = time.monotonic() + 120
+        while _progress("".join(seen), 400) < 5 and time.monotonic() < deadline:
+            assert client.poll() is None, "".join(seen)
+            time.sleep(0.05)
+        bridge.kill()
+        assert client.wait(timeout=60) == 1
+        reader.join()
+    finally:
+        bridge.kill()
+        bridge.wait()
+    err = _last_line("".join(seen))
+    assert "went away" in err and "of 400 samples completed" in err and str(out) in err, err
+    result = load_result(out)
+    assert result.requested == 400 and 5 <= result.samples < 400
     assert result.same_outputs(run_golden(program, spikes[: result.samples]))

@@ -11,9 +11,9 @@ from spikeloom.hw.serial_engine import SerialEngine
 from spikeloom.sim.amaranth_transport import AmaranthTransport
 from spikeloom.sw.compiler.golden import run_golden
 from spikeloom.sw.compiler.random_program import random_program, random_spikes
-from spikeloom.sw.errors import ProgramError
+from spikeloom.sw.errors import ProgramError, RunError
 from spikeloom.sw.runtime.codec import LinkLost
-from spikeloom.sw.runtime.device import Device, RunError
+from spikeloom.sw.runtime.device import Device
 from spikeloom.sw.runtime.link import Link
 from spikeloom.sw.runtime.serial import SerialTransport
 
