@@ -212,6 +212,13 @@ def _runner(args):
     if args.backend == "golden":
         _not_with(args, "--lanes", "to the golden model (it has no engine)")
         _not_with(args, "--waves", "to the golden model (it has no waveforms)")
+    elif args.waves is not None:
+        # Amaranth's simulator writes VCD; the cocotb simulators FST where they can, else VCD.
+        formats = (".vcd",) if args.backend == "amaranth" else (".vcd", ".fst")
+        if Path(args.waves).suffix not in formats:
+            raise InputError(
+                f"--waves {args.waves}: {args.backend} writes {' or '.join(formats)} files"
+            )
     return backend_runner(args.backend, _lanes(args), args.waves, progress=False)
 
 
@@ -746,7 +753,7 @@ def _add_backend_args(parser, backends, default):
         "--waves",
         default=None,
         metavar="FILE",
-        help="write waveforms of a hardware backend to FILE (VCD or FST)",
+        help="write waveforms of a hardware backend to FILE (.vcd; .fst too under cocotb)",
     )
 
 

@@ -154,6 +154,10 @@ CASES = [
         "--lanes: 0",
     ),
     ("sim {f}/program --input {f}/x.npy --out {f}/r.npz --backend amaranth --lanes 999", "1..256"),
+    (
+        "sim {f}/program --input {f}/x.npy --out {f}/r.npz --backend amaranth --waves w.fst",
+        "--waves w.fst: amaranth writes .vcd files",
+    ),
     # eval: a float checkpoint runs on no backend
     ("eval {f}/model.pt --backend amaranth", "--backend does not apply to a checkpoint"),
     ("eval {f}/model.pt --lanes 4", "--lanes does not apply to a checkpoint"),
