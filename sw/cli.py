@@ -172,13 +172,9 @@ def _output_folder(path: str, keeps: str, option: str = "--out") -> Path:
 
 def _load_array(path, what: str, option: str) -> np.ndarray:
     """A `.npy` array file, with one-line errors for anything else."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{option} {path} is a folder, not a .npy file")
-    if not path.is_file():
-        raise InputError(f"{option} {path}: no such {what} file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{option} {path} is empty, not a .npy file")
+    from spikeloom.sw.models_io import existing_file
+
+    path = existing_file(path, f"{what} .npy", option)
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
@@ -191,7 +187,7 @@ def _load_array(path, what: str, option: str) -> np.ndarray:
 
 
 def _load_spikes(path, option: str = "--input") -> np.ndarray:
-    return _load_array(path, "input", option)
+    return _load_array(path, "spikes", option)
 
 
 def _load_labels(path, samples: int) -> np.ndarray:
@@ -729,6 +725,15 @@ def _default_lanes() -> int:
     return DEFAULT_LANES
 
 
+def _add_lanes(parser, what: str) -> None:
+    parser.add_argument(
+        "--lanes",
+        type=_int_in(1, MAX_LANES),
+        default=None,
+        help=f"{what} (default: {_default_lanes()})",
+    )
+
+
 def _add_data_args(parser, split: bool = True):
     parser.add_argument(
         "--dataset",
@@ -743,12 +748,7 @@ def _add_data_args(parser, split: bool = True):
 
 def _add_backend_args(parser, backends, default):
     parser.add_argument("--backend", default=default, choices=backends, help="backend")
-    parser.add_argument(
-        "--lanes",
-        type=_int_in(1, MAX_LANES),
-        default=None,
-        help=f"engine lanes of a hardware backend (default: {_default_lanes()})",
-    )
+    _add_lanes(parser, "engine lanes of a hardware backend")
     parser.add_argument(
         "--waves",
         default=None,
@@ -885,12 +885,7 @@ def _add_board_commands(sub):
         default=None,
         help="line rate (default: 115200 on a serial port, 3000000 simulated)",
     )
-    p.add_argument(
-        "--lanes",
-        type=_int_in(1, MAX_LANES),
-        default=None,
-        help=f"lanes of the engine of --board sim (default: {_default_lanes()})",
-    )
+    _add_lanes(p, "lanes of the engine of --board sim")
     p.add_argument(
         "--timeout", type=_positive_float(3600), default=1.0, help="seconds to wait for a reply"
     )
@@ -911,12 +906,7 @@ def _add_board_commands(sub):
     p.add_argument(
         "--board", default="sim", choices=SIMULATED_BOARDS, help="sim or sim:BOARD's engine"
     )
-    p.add_argument(
-        "--lanes",
-        type=_int_in(1, MAX_LANES),
-        default=None,
-        help=f"lanes of the engine of --board sim (default: {_default_lanes()})",
-    )
+    _add_lanes(p, "lanes of the engine of --board sim")
     p.add_argument(
         "--baud",
         type=_int_in(300, 100_000_000),
@@ -1006,12 +996,7 @@ def _add_job_commands(sub, backends):
         choices=backends,
         help="run on this engine backend instead of a board (golden: none); no latency then",
     )
-    p.add_argument(
-        "--lanes",
-        type=_int_in(1, MAX_LANES),
-        default=None,
-        help=f"engine lanes for --backend (default: {_default_lanes()})",
-    )
+    _add_lanes(p, "engine lanes for --backend")
 
     p = _command(
         sub,

@@ -10,18 +10,26 @@ from spikeloom.models.train import load_checkpoint
 from spikeloom.sw.compiler.program import Program, load_program
 from spikeloom.sw.errors import InputError
 
-__all__ = ["load_model", "load_target", "load_data"]
+__all__ = ["existing_file", "load_model", "load_target", "load_data"]
+
+
+def existing_file(path, kind: str, option: str = "") -> Path:
+    """`path` if it is a file with something in it; else `InputError` naming `kind` of file
+    (and the command line `option` that gave it)."""
+    path = Path(path)
+    named = f"{option} {path}".strip()
+    if path.is_dir():
+        raise InputError(f"{named} is a folder, not a {kind} file")
+    if not path.is_file():
+        raise InputError(f"{named}: no such {kind} file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{named} is empty, not a {kind} file")
+    return path
 
 
 def load_model(path) -> tuple[SpikingMLP, dict]:
     """Rebuild a trained model from a checkpoint; `InputError` when the file is not one."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a checkpoint file")
-    if not path.is_file():
-        raise InputError(f"{path}: no such checkpoint file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path} is empty, not a checkpoint file")
+    path = existing_file(path, "checkpoint")
     try:
         return load_checkpoint(path)
     except (

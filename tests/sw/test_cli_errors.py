@@ -136,9 +136,9 @@ CASES = [
     ("encode {f}/program --out {f}/s.npy --split val", "invalid choice: 'val'"),
     ("encode {f}/program --out {f}/s.npy --data-dir {f}", "--data-dir does not apply to digits"),
     # sim: every kind of bad input file, options that do not apply to the golden model
-    ("sim {f}/program --input {f}/nope.npy --out {f}/r.npz", "no such input file"),
-    ("sim {f}/program --input {f}/folder --out {f}/r.npz", "is a folder, not a .npy file"),
-    ("sim {f}/program --input {f}/empty.npy --out {f}/r.npz", "is empty, not a .npy file"),
+    ("sim {f}/program --input {f}/nope.npy --out {f}/r.npz", "no such spikes .npy file"),
+    ("sim {f}/program --input {f}/folder --out {f}/r.npz", "is a folder, not a spikes .npy file"),
+    ("sim {f}/program --input {f}/empty.npy --out {f}/r.npz", "is empty, not a spikes .npy file"),
     ("sim {f}/program --input {f}/text.npy --out {f}/r.npz", "not a .npy array"),
     ("sim {f}/program --input {f}/truncated.npy --out {f}/r.npz", "not a .npy array"),
     ("sim {f}/program --input {f}/archive.npz --out {f}/r.npz", "an .npz archive, not a .npy"),
@@ -185,7 +185,7 @@ CASES = [
     ("run {f}/program --timeout 0 --input {f}/x.npy --out {f}/r.npz", "--timeout: 0 is out"),
     ("run {f}/program --timeout -1 --input {f}/x.npy --out {f}/r.npz", "--timeout: -1 is out"),
     ("run {f}/program --input {f}/x.npy --out {f}/r", "the file name must end in .npz"),
-    ("run {f}/program --input {f}/empty.npy --out {f}/r.npz", "is empty, not a .npy file"),
+    ("run {f}/program --input {f}/empty.npy --out {f}/r.npz", "is empty, not a spikes .npy file"),
     (
         "run {f}/program --board serial:/dev/nope --input {f}/x.npy --out {f}/r.npz",
         "cannot open serial port",
