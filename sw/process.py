@@ -39,6 +39,8 @@ __all__ = [
 
 #: Seconds a process group gets between SIGTERM and SIGKILL.
 GRACE_S = 2.0
+#: Seconds to wait for a SIGKILLed group to end.
+KILL_WAIT_S = 2.0
 #: Seconds between redraws of a progress bar.
 REDRAW_S = 0.5
 
@@ -117,6 +119,14 @@ def stop_process_group(process: subprocess.Popen, grace_s: float = GRACE_S) -> N
         # Also when a second Ctrl-C cuts the grace period short.
         if process.poll() is None or _group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
+            # SIGKILL is delivered at once but a process ends when next scheduled: wait for
+            # that (bounded: one stuck in the kernel may take longer), so the group is gone
+            # when this returns.
+            deadline = time.monotonic() + KILL_WAIT_S
+            while process.poll() is None or _group_alive(pgid):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
         process.wait()
 
 

@@ -11,7 +11,7 @@ import pytest
 from spikeloom.sim.build_cache import BUILT, cached_build
 from spikeloom.sw.process import Terminated, run_process
 
-from tests.sw.test_process import alive, child_pid, signal_main_thread, spawner
+from tests.sw.test_process import alive, child_pid, signal_main_thread_when, spawner
 
 
 class Terminal(io.StringIO):
@@ -67,7 +67,7 @@ def test_an_interrupted_build_leaves_nothing(tmp_path, signum, raised):
         run_process(spawner(jobs))
         return {}
 
-    timer = signal_main_thread(0.4, signum)
+    timer = signal_main_thread_when(jobs / "child", signum)
     with pytest.raises(raised):
         cached_build("verilator-transport", "k", build, tmp_path / "cache", progress=False)
     timer.join()

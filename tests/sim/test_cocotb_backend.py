@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ from spikeloom.sw.compiler.fit import params_for_program
 from spikeloom.sw.compiler.random_program import edge_programs, random_program, random_spikes
 
 from tests.golden_check import assert_matches_golden
-from tests.sw.test_process import signal_main_thread
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 PROGRAMS = int(os.environ.get("SPIKELOOM_PROGRAMS", "12"))
@@ -168,12 +168,22 @@ def test_an_interrupted_run_leaves_nothing(monkeypatch, tmp_path):
     engine_build("icarus", params, progress=False)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     running = []
-    looking = threading.Timer(1.4, lambda: running.extend(processes_in(tmp_path)))
-    looking.start()
-    timer = signal_main_thread(1.5, signal.SIGINT)
+
+    def interrupt_mid_run():
+        # Once the testbench has finished a sample: the simulator runs, with samples to go.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(path.stat().st_size for path in tmp_path.glob("*/progress")):
+                break
+            time.sleep(0.02)
+        running.extend(processes_in(tmp_path))
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_mid_run)
+    watcher.start()
     with pytest.raises(KeyboardInterrupt):
         run_cocotb(program, spikes, "icarus", params=params, progress=False)
-    timer.join()
+    watcher.join()
     assert running, "the simulator was not running when interrupted"
     assert processes_in(tmp_path) == []
     assert list(tmp_path.iterdir()) == []

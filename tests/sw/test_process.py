@@ -27,13 +27,27 @@ def signal_main_thread(after_s: float, signum: int) -> threading.Timer:
     return timer
 
 
+def signal_main_thread_when(path: Path, signum: int) -> threading.Thread:
+    """Deliver `signum` to the main thread once `path` exists (at most 10 s from now)."""
+
+    def wait_then_signal():
+        deadline = time.monotonic() + 10
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signum)
+
+    thread = threading.Thread(target=wait_then_signal)
+    thread.start()
+    return thread
+
+
 def spawner(folder: Path, trap: str = "") -> list[str]:
     """A shell that starts a grandchild `sleep 30`, writes its pid, and waits for it."""
     return ["sh", "-c", f"{trap}sleep 30 & echo $! > {folder}/child; wait"]
 
 
 def child_pid(folder: Path) -> int:
-    for _ in range(200):
+    for _ in range(500):
         text = (folder / "child").read_text() if (folder / "child").exists() else ""
         if text.strip():
             return int(text)
@@ -52,7 +66,7 @@ def test_runs_like_subprocess_run():
     "signum, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)]
 )
 def test_an_interrupt_stops_the_whole_group(tmp_path, signum, raised):
-    timer = signal_main_thread(0.3, signum)
+    timer = signal_main_thread_when(tmp_path / "child", signum)
     start = time.monotonic()
     with pytest.raises(raised):
         run_process(spawner(tmp_path))
@@ -64,15 +78,15 @@ def test_an_interrupt_stops_the_whole_group(tmp_path, signum, raised):
 
 def test_a_timeout_stops_the_whole_group(tmp_path):
     with pytest.raises(subprocess.TimeoutExpired):
-        run_process(spawner(tmp_path), timeout=0.3)
+        run_process(spawner(tmp_path), timeout=0.5)
     assert not alive(child_pid(tmp_path))
 
 
 def test_what_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     start = time.monotonic()
     with pytest.raises(subprocess.TimeoutExpired):
-        run_process(spawner(tmp_path, trap="trap '' TERM; "), timeout=0.2, grace_s=0.3)
-    assert 0.5 <= time.monotonic() - start < 5
+        run_process(spawner(tmp_path, trap="trap '' TERM; "), timeout=0.5, grace_s=0.3)
+    assert 0.8 <= time.monotonic() - start < 5
     assert not alive(child_pid(tmp_path))
 
 
