@@ -1,8 +1,11 @@
 """Build a board's bitstream with open tools and report what it achieved.
 
-`build(spec, out)` elaborates the board's top level (PLL, UART, link, engine), runs Yosys,
-nextpnr and the bitstream packer through Amaranth's build plan, and writes into `out`:
-- the bitstream (`spikeloom.bin` for iCE40, `spikeloom.bit` for ECP5) and the tools' logs;
+`build(spec, out)` runs four phases, `PHASES`, with a bar on stderr naming the one running:
+elaborate (the board's top level, PLL, UART, link and engine, into Amaranth's build plan),
+synthesis (Yosys), place-and-route (nextpnr) and pack (the bitstream packer), each the plan's
+own command. It writes into `out`:
+- the bitstream (`spikeloom.bin` for iCE40, `spikeloom.bit` for ECP5) and the tools' logs
+  (`spikeloom.rpt` from Yosys, `spikeloom.tim` from nextpnr, `build.log` with what they printed);
 - `report.json`: board, device, clock_mhz, fmax_mhz, lanes, luts, luts_total, ffs, brams,
   brams_total, spram (and the engine's sizes, baud rate, seed, tool versions);
 - `report.txt`: the same as a readable table.
@@ -10,6 +13,10 @@ nextpnr and the bitstream packer through Amaranth's build plan, and writes into 
 The tools are the YoWASP builds from PyPI unless the environment names others (`YOSYS`,
 `NEXTPNR_ICE40`, `ICEPACK`, `NEXTPNR_ECP5`, `ECPPACK`, as Amaranth reads them), or a system
 Yosys at least `MIN_SYSTEM_YOSYS` and its nextpnr are on PATH.
+
+Each tool runs through `sw.process.run_process`, so Ctrl-C or SIGTERM stops it with its
+children. A build that fails or is interrupted leaves no bitstream and no report in `out` (a
+previous build's are removed when a new one starts: they would no longer match the logs).
 """
 
 import json
@@ -24,13 +31,32 @@ from pathlib import Path
 from spikeloom.hw.serial_engine import SerialEngine
 from spikeloom.hw.uart import divisor_for
 from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.process import progress_bar, run_process, sigterm_raises
 from spikeloom.sw.reports.table import format_table
 
 from .spec import BoardSpec
 
-__all__ = ["BuildError", "build", "tool_environment", "parse_reports", "format_report"]
+__all__ = [
+    "PHASES",
+    "BuildError",
+    "build",
+    "tool_environment",
+    "parse_reports",
+    "format_report",
+    "tool_steps",
+]
 
 NAME = "spikeloom"
+#: A build's phases, in order.
+PHASES = ("elaborate", "synthesis", "place-and-route", "pack")
+#: The phase of each tool variable of Amaranth's build script.
+_TOOL_PHASES = {
+    "YOSYS": "synthesis",
+    "NEXTPNR_ICE40": "place-and-route",
+    "NEXTPNR_ECP5": "place-and-route",
+    "ICEPACK": "pack",
+    "ECPPACK": "pack",
+}
 
 #: Yosys commands run before synthesis: the memories `hw.ram.ram` marks `no_rw_check` (one read
 #: and one write port each, and no read that looks at a word written in the same cycle) get an
@@ -55,10 +81,8 @@ class BuildError(SpikeloomError):
 
 def _yosys_version(command: str) -> tuple[int, int] | None:
     try:
-        text = subprocess.run(
-            [command, "-V"], capture_output=True, text=True, timeout=60, check=False
-        ).stdout
-    except OSError:
+        text = run_process([command, "-V"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r"Yosys (\d+)\.(\d+)", text)
     return (int(match[1]), int(match[2])) if match else None
@@ -150,6 +174,46 @@ def format_report(report: dict) -> str:
     return format_table(["", ""], rows)
 
 
+def tool_steps(script: str) -> list[tuple[str, str]]:
+    """Amaranth's build script (`build_spikeloom.sh`) cut into its tool commands: `(phase,
+    shell script)` pairs, each script the original's settings followed by one tool's line, so
+    the tools run exactly as the plan has them, one phase at a time."""
+    settings, steps = [], []
+    for line in script.splitlines():
+        tool = re.match(r'"\$(\w+)"', line)
+        if tool:
+            steps.append((_TOOL_PHASES.get(tool[1], tool[1].lower()), line))
+        elif line.strip() and not line.startswith("#"):
+            settings.append(line)
+    if not steps:
+        raise BuildError("Amaranth's build script runs no tool: is this Amaranth supported?")
+    return [(phase, "\n".join([*settings, line, ""])) for phase, line in steps]
+
+
+def _run_steps(name: str, steps, out: Path, env: dict, bar) -> None:
+    """Run each tool step in `out`, what it prints appended to `out/build.log`."""
+    log = out / "build.log"
+    log.write_text("")
+    for phase, script in steps:
+        bar.set_description_str(f"building {name}: {phase}")
+        with open(log, "a") as handle:
+            handle.write(f"--- {phase}: {script.splitlines()[-1]}\n")
+            handle.flush()
+            start = handle.tell()
+            done = run_process(
+                ["sh", "-c", script], cwd=out, env=env, stdout=handle, stderr=subprocess.STDOUT
+            )
+        if done.returncode != 0:
+            with open(log, errors="replace") as handle:
+                handle.seek(start)
+                said = handle.read().strip().splitlines()[-15:]
+            raise BuildError(
+                f"the {name} build failed in {phase} (exit {done.returncode}); see the logs in "
+                f"{out}. The end of {log.name}:\n" + "\n".join(said)
+            )
+        bar.update()
+
+
 def build(
     spec: BoardSpec,
     out: Path,
@@ -159,16 +223,17 @@ def build(
     clock_mhz: float | None = None,
     baud: int = 115_200,
     seed: int = 1,
+    progress: bool = True,
 ) -> dict:
     """Build `spec`'s bitstream into `out`; returns the report (also written there).
 
     `images` (a Program's memory images for `spec.params`, `hw.layout.memory_images`) are
     baked into the memories; without them the board starts empty and Programs load over the
     link. Timing that fails at the requested clock still writes the bitstream and the report,
-    with `timing_met` false.
+    with `timing_met` false. `progress` shows a bar over `PHASES` on stderr, when it is a
+    terminal.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     pll = spec.pll((clock_mhz or spec.clock_mhz) * 1e6)
     clock_hz = pll.f_out_hz
     if not 1 <= baud <= spec.max_baud:
@@ -182,40 +247,32 @@ def build(
             f"{spec.title} keeps weights in SPRAM, which a bitstream cannot initialise: build "
             "without --program and load the Program over the link (`spikeloom run` does)"
         )
-    extra = {"weight_memory": spec.weight_memory} if spec.weight_memory else {}
-    board = SerialEngine(
-        spec.params, int(clock_hz), divisor, images=images, fifo_depth=spec.fifo_depth, **extra
-    )
-    top = spec.top(board, pll)
-    platform = spec.platform()
     env = {**os.environ, **tool_environment(spec.family)}
-    overrides = {
-        # Timing is reported, not enforced: a build that misses the clock still says by how much.
-        "script_after_read": NO_RW_CHECK,
-        "nextpnr_opts": [
-            "--seed",
-            str(seed),
-            "--report",
-            f"{NAME}.nextpnr.json",
-            "--timing-allow-fail",
-        ],
-    }
-    if spec.synth_opts:
-        overrides["synth_opts"] = spec.synth_opts
-    plan = platform.build(top, name=NAME, build_dir=str(out), do_build=False, **overrides)
-    started = time.monotonic()
-    try:
-        plan.execute_local(str(out), env=env)
-    except subprocess.CalledProcessError as error:
-        log = next((p for p in (out / f"{NAME}.tim", out / f"{NAME}.rpt") if p.exists()), None)
-        raise BuildError(
-            f"the {spec.name} build failed ({error}); see the logs in {out}"
-            + (f", e.g. {log}" if log else "")
-        ) from None
-    seconds = time.monotonic() - started
+    bitstream = out / (f"{NAME}.bin" if spec.family == "ice40" else f"{NAME}.bit")
+    products = (bitstream, out / "report.json", out / "report.txt")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in products:
+        path.unlink(missing_ok=True)
+    with (
+        sigterm_raises(),
+        progress_bar(
+            f"building {spec.name}", total=len(PHASES), unit="phase", progress=progress
+        ) as bar,
+    ):
+        try:
+            bar.set_description_str(f"building {spec.name}: elaborate")
+            plan = _plan(spec, pll, clock_hz, divisor, images, seed, out)
+            steps = tool_steps(plan.files[f"{plan.script}.sh"])
+            bar.total = 1 + len(steps)  # one per tool, should Amaranth's script change
+            bar.update()
+            started = time.monotonic()
+            _run_steps(spec.name, steps, out, env, bar)
+            seconds = time.monotonic() - started
+        except BaseException:
+            bitstream.unlink(missing_ok=True)  # a packer stopped halfway leaves part of one
+            raise
     nextpnr = json.loads((out / f"{NAME}.nextpnr.json").read_text())
     resources = parse_reports(spec.family, nextpnr, (out / f"{NAME}.rpt").read_text())
-    bitstream = out / (f"{NAME}.bin" if spec.family == "ice40" else f"{NAME}.bit")
     report = {
         "board": spec.name,
         "device": spec.device,
@@ -240,3 +297,28 @@ def build(
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.txt").write_text(format_report(report) + "\n")
     return report
+
+
+def _plan(spec: BoardSpec, pll, clock_hz: float, divisor: int, images, seed: int, out: Path):
+    """Elaborate the board's top level into Amaranth's build plan, its files written to `out`."""
+    extra = {"weight_memory": spec.weight_memory} if spec.weight_memory else {}
+    board = SerialEngine(
+        spec.params, int(clock_hz), divisor, images=images, fifo_depth=spec.fifo_depth, **extra
+    )
+    top = spec.top(board, pll)
+    overrides = {
+        # Timing is reported, not enforced: a build that misses the clock still says by how much.
+        "script_after_read": NO_RW_CHECK,
+        "nextpnr_opts": [
+            "--seed",
+            str(seed),
+            "--report",
+            f"{NAME}.nextpnr.json",
+            "--timing-allow-fail",
+        ],
+    }
+    if spec.synth_opts:
+        overrides["synth_opts"] = spec.synth_opts
+    plan = spec.platform().build(top, name=NAME, build_dir=str(out), do_build=False, **overrides)
+    plan.extract(str(out))
+    return plan

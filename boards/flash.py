@@ -1,7 +1,8 @@
 """Program a board with a bitstream from `boards.build`: iceprog or openFPGALoader.
 
 A missing bitstream, a missing tool, a tool that fails (no board on USB, most often) or hangs
-each end in one `FlashError` that says what to do, with the tool's own last words.
+each end in one `FlashError` that says what to do, with the tool's own last words. The tool
+runs through `sw.process.run_process`: a timeout or Ctrl-C stops it with its children.
 """
 
 import os
@@ -10,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.process import run_process
 
 from .build import NAME
 from .spec import BoardSpec
@@ -52,9 +54,7 @@ def flash(spec: BoardSpec, bitstream: Path | None = None, build_dir: Path = Path
         )
     command = flash_command(spec, bitstream)
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
-        )
+        done = run_process(command, capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise FlashError(
             f"{command[0]} did not finish in {TIMEOUT_S} s; is the board attached?"

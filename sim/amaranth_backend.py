@@ -83,10 +83,12 @@ def run_amaranth(
     sim.add_clock(1e-8)
     sim.add_testbench(driver)
     sim.add_testbench(monitor)
-    if waves:
-        with sim.write_vcd(waves):
+    try:
+        if waves:
+            with sim.write_vcd(waves):
+                sim.run()
+        else:
             sim.run()
-    else:
-        sim.run()
-    bar.close()
+    finally:
+        bar.close()  # also on Ctrl-C, so the terminal's next line starts clean
     return decoder.result(cycles, counters)

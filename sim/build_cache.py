@@ -9,7 +9,12 @@ A build lives in `<root>/<kind>/<key>/`. The key is a digest of everything the b
 (the gateware's sources, the tools' versions, the settings), so a changed source makes a new
 build and an old one is simply never used again. A lock file serialises builders across
 processes (parallel tests and sweeps), and `built.json` is written last: a folder without it
-is an interrupted build and is built again from scratch.
+is an unfinished build and is built again from scratch. An interrupted build (Ctrl-C, SIGTERM)
+removes its folder at once; a failed one keeps it, unmarked, for the log its error names.
+
+A build that runs shows its elapsed time on stderr ("building the verilator engine (cached
+after): 00:12"), as does a wait for another process's build of the same key; a cache hit shows
+nothing.
 """
 
 import fcntl
@@ -24,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import spikeloom.hw
+from spikeloom.sw.process import progress_bar, sigterm_raises
 
 __all__ = [
     "ENV_CACHE",
@@ -44,6 +50,8 @@ ENV_CACHE = "SPIKELOOM_CACHE"
 KINDS = ("cocotb", "verilator-transport")
 #: Written last in a build folder: what was built, and how long it took.
 BUILT = "built.json"
+#: What a build of each kind makes, for the progress line.
+TITLES = {"cocotb": "the engine for cocotb", "verilator-transport": "the simulated board"}
 
 
 def cache_root() -> Path:
@@ -69,10 +77,15 @@ def digest(settings: dict, sources: Iterable[Path] = ()) -> str:
 
 
 @contextmanager
-def _locked(path: Path):
+def _locked(path: Path, waiting: str, progress: bool):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # Another process builds the same key: its build serves this one too.
+            with progress_bar(waiting, progress=progress):
+                fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -80,22 +93,44 @@ def _locked(path: Path):
 
 
 def cached_build(
-    kind: str, key: str, build: Callable[[Path], dict], root: str | Path | None = None
+    kind: str,
+    key: str,
+    build: Callable[[Path], dict],
+    root: str | Path | None = None,
+    *,
+    title: str | None = None,
+    progress: bool = True,
 ) -> tuple[Path, dict]:
     """The folder of build `kind`/`key` and its `built.json`, running `build(folder)` first if
     it is not cached. `build` fills the empty folder and returns what to record (JSON-able);
-    `build_s` is added. `root` replaces `cache_root()`; an exception leaves no build behind."""
+    `build_s` is added. `root` replaces `cache_root()`.
+
+    While `build` runs, "building `title` (cached after)" and the elapsed time show on stderr
+    when it is a terminal and `progress` is true (`title` defaults to the kind's). An
+    interruption (KeyboardInterrupt, or SIGTERM, which raises `sw.process.Terminated` here)
+    removes the folder before it propagates; any other exception leaves it unmarked, so the
+    next call builds afresh."""
     if kind not in KINDS:
         raise ValueError(f"build kind {kind!r} is not one of {', '.join(KINDS)}")
+    title = title or TITLES[kind]
     folder = Path(root or cache_root()).resolve() / kind / key
-    with _locked(folder.with_name(folder.name + ".lock")):
+    lock = folder.with_name(folder.name + ".lock")
+    waiting = f"waiting for another process building {title}"
+    with sigterm_raises(), _locked(lock, waiting, progress):
         if (folder / BUILT).is_file():
             return folder, json.loads((folder / BUILT).read_text())
-        shutil.rmtree(folder, ignore_errors=True)  # an interrupted or failed build
+        shutil.rmtree(folder, ignore_errors=True)  # an unfinished or failed build
         folder.mkdir(parents=True)
         start = time.perf_counter()
-        info = {**build(folder), "build_s": time.perf_counter() - start}
-        (folder / BUILT).write_text(json.dumps(info, indent=1))
+        try:
+            with progress_bar(f"building {title} (cached after)", progress=progress):
+                info = {**build(folder), "build_s": time.perf_counter() - start}
+            # Whole or absent, even if the process dies while writing it.
+            (folder / f"{BUILT}.part").write_text(json.dumps(info, indent=1))
+            os.replace(folder / f"{BUILT}.part", folder / BUILT)
+        except KeyboardInterrupt:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         log.info("built %s in %.1f s: %s", kind, info["build_s"], folder)
         return folder, info
 

@@ -10,12 +10,19 @@ layer counters at each SAMPLE_END, which `OutputDecoder` turns into a `Result`.
 
 `waves=True` uses a separate build with tracing on and dumps `spikeloom_engine.fst` in the build
 folder; its path is logged and kept in `result.waves`.
+
+Every tool (Verilator, make, the compiler, the simulator) runs through `sw.process.run_process`,
+so Ctrl-C or SIGTERM stops its whole process tree. The job folder is removed on every way out
+but one: a failed simulation keeps it for the log its error names. While the simulation runs,
+a bar counts the samples done, from a line the testbench appends to `progress` in the job
+folder at each SAMPLE_END.
 """
 
 import json
 import logging
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +33,7 @@ from spikeloom.hw.params import EngineParams
 from spikeloom.sw.compiler.fit import params_for_program
 from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.process import progress_bar, run_process, sigterm_raises
 from spikeloom.sw.result import Result
 from spikeloom.sw.runtime.engine_stream import COUNTERS, OutputDecoder, config_writes, sample_events
 
@@ -54,6 +62,7 @@ log = logging.getLogger(__name__)
 TOPLEVEL = "spikeloom_engine"
 TESTBENCH = "spikeloom.sim.cocotb_engine_tb"
 ENV_JOB = "SPIKELOOM_COCOTB_JOB"  # sim.cocotb_engine_tb.ENV_JOB (that module imports cocotb)
+PROGRESS = "progress"  # sim.cocotb_engine_tb.PROGRESS: a line per sample done
 
 
 class CocotbError(SpikeloomError, RuntimeError):
@@ -72,13 +81,31 @@ class CocotbSimulationError(CocotbError):
         self.completed, self.log_path = completed, log_path
 
 
+class _GroupStopping:
+    """A cocotb runner whose commands run through `run_process`: each in a session of its
+    own, stopped with its children when the run is interrupted (cocotb's own
+    `subprocess.run` would leave make's compilers or the simulator running)."""
+
+    def _execute_cmds(self, cmds, cwd, stdout=None) -> None:
+        for cmd in cmds:
+            self.log.info("Running command %s in directory %s", " ".join(map(str, cmd)), cwd)
+            stderr = None if stdout is None else subprocess.STDOUT
+            done = run_process(cmd, cwd=cwd, env=self.env, stdout=stdout, stderr=stderr)
+            if done.returncode != 0:
+                raise RuntimeError(f"Command failed with return code: {done.returncode}")
+
+
 def _runner(simulator: str):
-    from cocotb_tools.runner import Verilator, get_runner
+    from cocotb_tools.runner import Icarus, Verilator
 
     if simulator != "verilator":
-        return get_runner(simulator)
 
-    class _Verilator(Verilator):
+        class _Icarus(_GroupStopping, Icarus):
+            pass
+
+        return _Icarus()
+
+    class _Verilator(_GroupStopping, Verilator):
         def _simulator_in_path_build_only(self) -> None:
             self.executable = verilator_executable()
             if self.executable is None:
@@ -134,11 +161,18 @@ def engine_verilog(params: EngineParams, simulator: str | None = None) -> str:
     return _icarus_time0(text) if simulator == "icarus" else text
 
 
-def engine_build(simulator: str, params: EngineParams, waves: bool = False, build_dir=None) -> Path:
+def engine_build(
+    simulator: str,
+    params: EngineParams,
+    waves: bool = False,
+    build_dir=None,
+    progress: bool = True,
+) -> Path:
     """A folder holding the engine built for `simulator`, built only if not cached.
 
-    A build takes seconds with Icarus and ~15-35 s with Verilator (2 cores). `build_dir`
-    replaces the cache root (`sim.build_cache`); each build lives in a subfolder.
+    A build takes seconds with Icarus and ~15-35 s with Verilator (2 cores); its elapsed time
+    shows on stderr (a terminal) unless `progress` is false. `build_dir` replaces the cache
+    root (`sim.build_cache`); each build lives in a subfolder.
     """
     missing = simulator_missing(simulator)
     if missing:
@@ -176,7 +210,8 @@ def engine_build(simulator: str, params: EngineParams, waves: bool = False, buil
         return {"params": params.as_dict(), "waves": wave_format, "verilog_s": generated}
 
     key = f"{simulator}-{_digest(simulator, params, waves)}"
-    folder, _ = cached_build("cocotb", key, build, build_dir)
+    title = f"the {simulator} engine" + (" with tracing" if waves else "")
+    folder, _ = cached_build("cocotb", key, build, build_dir, title=title, progress=progress)
     return folder
 
 
@@ -220,6 +255,7 @@ def run_cocotb(
     build_dir=None,
     params: EngineParams | None = None,
     idle_cycles: int | None = None,
+    progress: bool = True,
 ) -> Result:
     """Run `program` on `spikes` `[samples, T, inputs]` in the engine's Verilog under cocotb.
 
@@ -227,7 +263,8 @@ def run_cocotb(
     share params share one build. `stall` is the probability that the input stream idles
     before an event, and that the output stream is not ready, each cycle (seeded by `seed`).
     Raises `CocotbSimulationError` (with `.completed` samples) when the simulation fails or
-    the engine stops answering for `idle_cycles` cycles.
+    the engine stops answering for `idle_cycles` cycles. `progress` shows the build's elapsed
+    time and a bar over the samples on stderr, when it is a terminal.
     """
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator {simulator!r} is not one of {', '.join(SIMULATORS)}")
@@ -240,12 +277,10 @@ def run_cocotb(
     if len(spikes) == 0:
         empty = {name: np.zeros((0, params.max_layers), np.int64) for name in COUNTERS}
         return OutputDecoder(program, params).result(np.zeros(0, np.int64), empty)
-    folder = engine_build(simulator, params, waves=waves, build_dir=build_dir)
+    folder = engine_build(simulator, params, waves=waves, build_dir=build_dir, progress=progress)
     if stall:  # failures name the seed too, so a sweep need not print it for every run
         log.info("run_cocotb(%s): stall %s, seed %s", simulator, stall, seed)
 
-    out_bits = sum(width for _, width, _ in layout.output_fields(params))
-    job = Path(tempfile.mkdtemp(prefix=f"spikeloom-{simulator}-"))
     meta = {
         "samples": len(spikes),
         "stall": float(stall),
@@ -253,8 +288,46 @@ def run_cocotb(
         "params": params.as_dict(),
         "idle_cycles": int(idle_cycles or _idle_cycles(params, stall)),
         "quiet_cycles": params.neuron_words + 2 * params.lanes + 16,
-        "out_bits": out_bits,
+        "out_bits": sum(width for _, width, _ in layout.output_fields(params)),
     }
+    with sigterm_raises():
+        job = Path(tempfile.mkdtemp(prefix=f"spikeloom-{simulator}-"))
+        keep = False
+        try:
+            outputs, cycles, counters = _simulate(
+                simulator, folder, job, config, events, meta, waves, progress
+            )
+            decoder = OutputDecoder(program, params)
+            for word in outputs:
+                decoder.feed(int(str(word), 16) if outputs.dtype.kind == "U" else int(word))
+            if len(decoder.samples) != len(spikes):
+                raise CocotbSimulationError(
+                    f"{simulator}: the testbench counted {len(spikes)} SAMPLE_ENDs, the decoder "
+                    f"{len(decoder.samples)}; log {job / 'sim.log'}",
+                    len(decoder.samples),
+                    job / "sim.log",
+                )
+        except CocotbSimulationError:
+            keep = True  # the error names the log in the job folder
+            raise
+        finally:
+            if not keep:
+                shutil.rmtree(job, ignore_errors=True)
+    result = decoder.result(
+        cycles, {name: counters[:, index, :] for index, name in enumerate(COUNTERS)}
+    )
+    if waves:
+        wave_file = waves_path(folder)
+        log.info("waveforms: %s", wave_file)
+        print(f"run_cocotb({simulator}): waveforms in {wave_file}")
+        result.waves = wave_file
+    return result
+
+
+def _simulate(simulator, folder, job, config, events, meta, waves, progress):
+    """Run the testbench on the job in `job` with the build in `folder`; the outputs, the
+    cycles and the counters it recorded, or `CocotbSimulationError`."""
+    samples, stall, seed = meta["samples"], meta["stall"], meta["seed"]
     np.savez(
         job / "job.npz",
         config=np.array([format(word, "x") for word in config]),
@@ -262,65 +335,53 @@ def run_cocotb(
         meta=np.array(json.dumps(meta)),
     )
     log_path = job / "sim.log"
-    wave_file = waves_path(folder) if waves else None
+    done = job / PROGRESS
+    done.touch()
     test_args, failure = [], None
     if waves and simulator == "verilator":
-        test_args = ["--trace-file", str(wave_file)]
-    try:
-        _runner(simulator).test(
-            test_module=TESTBENCH,
-            hdl_toplevel=TOPLEVEL,
-            hdl_toplevel_lang="verilog",
-            build_dir=folder,
-            test_dir=job,
-            # cocotb would import pytest to rewrite asserts: ~0.6 s a run, and none are used.
-            extra_env={ENV_JOB: str(job), "COCOTB_REWRITE_ASSERTION_FILES": ""},
-            seed=seed,
-            waves=waves,
-            test_args=test_args,
-            results_xml=str(job / "results.xml"),
-            log_file=log_path,
-        )
-    except (RuntimeError, SystemExit) as exc:
-        failure = f"the simulator exited with {exc}"
+        test_args = ["--trace-file", str(waves_path(folder))]
+    with progress_bar(
+        f"{simulator} sim",
+        total=samples,
+        unit="sample",
+        progress=progress,
+        count=lambda: done.read_bytes().count(b"\n"),
+    ):
+        try:
+            _runner(simulator).test(
+                test_module=TESTBENCH,
+                hdl_toplevel=TOPLEVEL,
+                hdl_toplevel_lang="verilog",
+                build_dir=folder,
+                test_dir=job,
+                # cocotb would import pytest to rewrite asserts: ~0.6 s a run, and none are used.
+                extra_env={ENV_JOB: str(job), "COCOTB_REWRITE_ASSERTION_FILES": ""},
+                seed=seed,
+                waves=waves,
+                test_args=test_args,
+                results_xml=str(job / "results.xml"),
+                log_file=log_path,
+            )
+        except (RuntimeError, SystemExit) as exc:
+            failure = f"the simulator exited with {exc}"
 
     outcome = job / "result.npz"
     if not outcome.is_file():
         raise CocotbSimulationError(
             f"{simulator} simulation produced no results ({failure or 'no error reported'}); "
-            f"0 of {len(spikes)} samples completed; log {log_path}:\n{log_tail(log_path)}",
+            f"0 of {samples} samples completed; log {log_path}:\n{log_tail(log_path)}",
             0,
             log_path,
         )
     with np.load(outcome) as data:
         status = json.loads(str(data["status"]))
-        outputs = data["outputs"]
-        cycles, counters = data["cycles"], data["counters"]
-    if status["error"] or failure or status["completed"] != len(spikes):
+        outputs, cycles, counters = data["outputs"], data["cycles"], data["counters"]
+    if status["error"] or failure or status["completed"] != samples:
         raise CocotbSimulationError(
-            f"{simulator} simulation failed after {status['completed']} of {len(spikes)} "
+            f"{simulator} simulation failed after {status['completed']} of {samples} "
             f"samples: {status['error'] or failure or 'samples missing'} (stall {stall}, seed "
             f"{seed}); log {log_path}",
             status["completed"],
             log_path,
         )
-
-    decoder = OutputDecoder(program, params)
-    for word in outputs:
-        decoder.feed(int(str(word), 16) if outputs.dtype.kind == "U" else int(word))
-    if len(decoder.samples) != len(spikes):
-        raise CocotbSimulationError(
-            f"{simulator}: the testbench counted {len(spikes)} SAMPLE_ENDs, the decoder "
-            f"{len(decoder.samples)}; log {log_path}",
-            len(decoder.samples),
-            log_path,
-        )
-    result = decoder.result(
-        cycles, {name: counters[:, index, :] for index, name in enumerate(COUNTERS)}
-    )
-    shutil.rmtree(job, ignore_errors=True)
-    if waves:
-        log.info("waveforms: %s", wave_file)
-        print(f"run_cocotb({simulator}): waveforms in {wave_file}")
-        result.waves = wave_file
-    return result
+    return outputs, cycles, counters

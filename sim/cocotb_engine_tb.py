@@ -6,7 +6,8 @@ A driver writes the configuration through `i_config`, then streams the input eve
 `i_events`; a monitor takes `o_events` and records the `counters` struct at each SAMPLE_END.
 With `stall > 0` the driver idles before a payload and the monitor drops `ready`, each with that
 probability (seeded). The outputs go to `result.npz` next to the job, also when the run fails,
-with the number of samples completed and the error.
+with the number of samples completed and the error. Each SAMPLE_END also appends a line to
+`progress` there, which the backend counts for its progress bar while the simulator runs.
 
 Signals are sampled in the ReadOnly phase before a clock edge (what the edge will see), so both
 simulators agree on every handshake. The testbench stays light per cycle: while a stream is idle
@@ -29,10 +30,12 @@ from cocotb.triggers import ClockCycles, Event, First, ReadOnly, RisingEdge, Tim
 from spikeloom.hw import layout
 from spikeloom.hw.params import EngineParams
 
-__all__ = ["ENV_JOB", "PERIOD_STEPS", "EngineStuck", "stream_engine"]
+__all__ = ["ENV_JOB", "PROGRESS", "PERIOD_STEPS", "EngineStuck", "stream_engine"]
 
 #: Environment variable naming the job folder.
 ENV_JOB = "SPIKELOOM_COCOTB_JOB"
+#: File in the job folder that gets a line per sample done.
+PROGRESS = "progress"
 #: Clock period in simulator steps (the build sets a 1 ns step).
 PERIOD_STEPS = 10
 
@@ -90,8 +93,9 @@ async def _put(clk, stream, payloads, rng, stall: float, watchdog: Watchdog, wha
 class Monitor:
     """Takes output events until `samples` SAMPLE_ENDs, recording the counters at each."""
 
-    def __init__(self, dut, samples: int, params: EngineParams):
+    def __init__(self, dut, samples: int, params: EngineParams, progress=None):
         self.dut, self.samples, self.params = dut, samples, params
+        self.progress = progress  # a line-buffered text file, or None
         name, width, _ = layout.output_fields(params)[0]
         assert name == "kind"  # the kind is the event's low bits
         self.kind_mask = (1 << width) - 1
@@ -103,6 +107,8 @@ class Monitor:
         values = layout.unpack_counters(self.params, _int(self.dut.counters, "counters"))
         self.cycles.append(values["cycles"])
         self.counters.append([values[name] for name in layout.LAYER_COUNTERS])
+        if self.progress is not None:
+            self.progress.write("1\n")
 
     async def run(self, clk, rng, stall: float, watchdog: Watchdog):
         dut = self.dut
@@ -152,7 +158,8 @@ async def stream_engine(dut):
         events = [int(word) for word in job["events"]]
         meta = json.loads(str(job["meta"]))
     stall, seed = meta["stall"], meta["seed"]
-    monitor = Monitor(dut, meta["samples"], EngineParams(**meta["params"]))
+    progress = open(folder / PROGRESS, "a", buffering=1)
+    monitor = Monitor(dut, meta["samples"], EngineParams(**meta["params"]), progress)
     watchdog = Watchdog(meta["idle_cycles"])
     error = None
     try:
@@ -205,4 +212,5 @@ async def stream_engine(dut):
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        progress.close()
         _save(folder, monitor, error, meta["out_bits"])

@@ -33,7 +33,7 @@ def backend_runner(
     Program with `lanes`) in Amaranth's simulator or under cocotb with Verilator or Icarus.
 
     `waves` names a waveform file; `stall` is the probability of a valid/ready stall per cycle
-    on each stream (hardware backends)."""
+    on each stream (hardware backends); `progress` shows progress on stderr (simulators)."""
     if name not in BACKENDS:
         raise InputError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")
     if not isinstance(lanes, int) or lanes < 1:
@@ -46,7 +46,9 @@ def backend_runner(
         from .amaranth_backend import run_amaranth
 
         return partial(run_amaranth, lanes=lanes, waves=waves, stall=stall, progress=progress)
-    return partial(_run_cocotb, simulator=name, lanes=lanes, waves=waves, stall=stall)
+    return partial(
+        _run_cocotb, simulator=name, lanes=lanes, waves=waves, stall=stall, progress=progress
+    )
 
 
 def _run_cocotb(program, spikes, *, simulator, lanes, waves, stall, **options):

@@ -6,6 +6,8 @@ Verilator, at its clock and 3 Mbaud), so the demo also reports the compute laten
 energy estimate there, and writes `spikeloom report`'s files into `report/`. Writes
 `checkpoint.pt`, `program/` and `summary.json` under the output folder and prints a table.
 Fields nothing measured stay null (an engine backend without a board has no latency).
+`compute_cycles` are the engine's layers busy per sample, `sample_cycles` the cycles from a
+sample's first input to its end, waiting for input included (docs/energy.md).
 """
 
 import json
@@ -21,10 +23,23 @@ from spikeloom.sw.compiler.encode import encode
 from spikeloom.sw.compiler.evaluate import Runner, evaluate_program, evaluate_target
 from spikeloom.sw.compiler.program import save_program
 from spikeloom.sw.reports.run_report import make_report, write_report
-from spikeloom.sw.reports.table import format_table
+from spikeloom.sw.reports.table import format_table, number
 from spikeloom.sw.result import Result
 
 __all__ = ["DEMO_MODEL", "run_demo"]
+
+#: How the printed table writes each number of the summary (`sw.reports.table.number`).
+_UNITS = {
+    "float_accuracy": "accuracy",
+    "golden_accuracy": "accuracy",
+    "hw_accuracy": "accuracy",
+    "compute_cycles": "cycles",
+    "sample_cycles": "cycles",
+    "clock_mhz": "MHz",
+    "latency_us": "us",
+    "energy_nj": "nJ",
+    "link_us_per_inference": "us",
+}
 
 #: The bundled default: analog encoder on the host, one binary hidden layer, binary readout.
 DEMO_MODEL = dict(
@@ -62,7 +77,13 @@ def run_demo(
     x, y = load_dataset("digits", "test")
     float_acc = evaluate_target(model, x, y).accuracy
     golden = evaluate_program(program, x, y)
-    hw = {"hw_backend": None, "hw_accuracy": None, "bit_exact": None, "cycles_per_inference": None}
+    hw = {
+        "hw_backend": None,
+        "hw_accuracy": None,
+        "bit_exact": None,
+        "compute_cycles": None,
+        "sample_cycles": None,
+    }
     costs = {"board": None, "clock_mhz": None, "latency_us": None, "energy_nj": None}
     if hw_runner is not None:
         start = time.perf_counter()
@@ -72,7 +93,7 @@ def run_demo(
             "hw_backend": hw_backend,
             "hw_accuracy": run.accuracy,
             "bit_exact": golden.result.same_outputs(run.result),
-            "cycles_per_inference": _compute_cycles(run.result),
+            **_cycles(run.result),
         }
         if board_spec is not None:
             costs = _board_costs(program, run.result, board_spec, encode(program, x), y, out)
@@ -89,11 +110,14 @@ def run_demo(
     print()
     print(describe_program(program))
     print()
-    rows = [[key, value] for key, value in summary.items()]
-    rows.append(["test samples", len(y)])
-    rows.append(["training time (s)", f"{train_seconds:.1f}"])
+    rows = [
+        [key, number(value, _UNITS[key]) if key in _UNITS else value]
+        for key, value in summary.items()
+    ]
+    rows.append(["test samples", number(len(y), "count")])
+    rows.append(["training time", number(train_seconds, "s", suffix=True)])
     if hw_runner is not None:
-        rows.append([f"{hw_backend} time (s)", f"{hw_seconds:.1f}"])
+        rows.append([f"{hw_backend} time", number(hw_seconds, "s", suffix=True)])
     print(format_table(["metric", "value"], rows, "spikeloom demo (digits)"))
     written = [out / "summary.json", out / "program", out / "checkpoint.pt"]
     if costs["board"] is not None:
@@ -102,12 +126,16 @@ def run_demo(
     return summary
 
 
-def _compute_cycles(result: Result) -> float:
-    """Cycles the engine's layers were busy per inference. A board's `cycles` counter also
-    counts the waits for later timesteps' input, which the link paces."""
-    if "layer_cycles" in result.counters:
-        return float(result.counters["layer_cycles"].sum(axis=1).mean())
-    return float(result.cycles.mean())
+def _cycles(result: Result) -> dict:
+    """Compute cycles (the layers busy) and sample cycles (first input to the end, which on a
+    board also counts the waits for later timesteps' input, paced by the link) per sample;
+    None for a result without the engine's counters."""
+    if "layer_cycles" not in result.counters:
+        return {"compute_cycles": None, "sample_cycles": None}
+    return {
+        "compute_cycles": float(result.counters["layer_cycles"].sum(axis=1).mean()),
+        "sample_cycles": float(result.cycles.mean()),
+    }
 
 
 def _board_costs(program, result: Result, board_spec, spikes, labels, out: Path) -> dict:

@@ -26,13 +26,14 @@ import yaml
 from spikeloom.hw.layout import neuron_word_bits, weight_word_bits
 from spikeloom.hw.params import EngineParams
 from spikeloom.sw.compiler.program import Program
-from spikeloom.sw.reports.table import format_table
+from spikeloom.sw.reports.table import format_table, number
 from spikeloom.sw.result import Result
 
 __all__ = [
     "COEFFICIENTS_FILE",
     "COMPONENTS",
     "ACTIVITY_COUNTS",
+    "OUTSIDE_LAYERS",
     "load_coefficients",
     "literature_energy",
     "memory_blocks",
@@ -48,6 +49,10 @@ FORMAT = "spikeloom.energy/1"
 KINDS = ("quoted", "derived", "estimate")
 #: What the FPGA estimate's energy is split into.
 COMPONENTS = ("static", "weights", "neuron_memory", "event_buffers", "lanes", "clock")
+#: How tables and plots name the part outside the layers (`other`): sample cycles - compute
+#: cycles, while the engine waits for input (on a board, for the link) or ends a timestep or
+#: a sample.
+OUTSIDE_LAYERS = "outside layers"
 
 #: Unit of every coefficient `energy.yaml` must give (a mismatch is refused, not converted).
 _UNITS = {
@@ -72,10 +77,10 @@ _CHARGES = (
     ("spike_buffer_reads", "spike_buffer_read_pj", "event_buffers"),
     ("spike_buffer_writes", "spike_buffer_write_pj", "event_buffers"),
     ("lane_adds", "lane_add_pj", "lanes"),
-    ("cycles", "clock_cycle_pj", "clock"),
 )
-#: The counts `activity` gives each layer and `fpga_energy` charges.
-ACTIVITY_COUNTS = tuple(count for count, _, _ in _CHARGES)
+#: The counts `activity` gives each layer and `fpga_energy` charges: the layer's compute cycles
+#: (static power and the clock for each) and its accesses and adds.
+ACTIVITY_COUNTS = ("compute_cycles", *(count for count, _, _ in _CHARGES))
 
 
 # --- coefficients ---------------------------------------------------------------------------
@@ -261,9 +266,12 @@ def activity(program: Program, result: Result, params: EngineParams) -> dict:
     each, and one threshold/bias word read). A layer's input events are written once into its
     event buffer: the input buffer for layer 0 (by the receiver), a spike buffer for the others
     (by the previous layer's emitter). A readout layer's membranes are read once more for the
-    readout. Returns `{"samples", "timesteps", "lanes", "cycles", "layers": {name: counts},
-    "other": {"cycles"}}`; `other` holds the cycles outside any layer (waiting for input,
-    timestep and sample ends, the readout).
+    readout. Returns `{"samples", "timesteps", "lanes", "sample_cycles", "compute_cycles",
+    "layers": {name: counts}, "other": {"outside_cycles"}}`: compute cycles are the layers'
+    (`layer_cycles`, summed), sample cycles the engine's `cycles` counter (from a sample's
+    first input to its end), and `other` the cycles outside every layer, sample cycles -
+    compute cycles (waiting for input, on a board for the link; timestep and sample ends; the
+    readout).
     """
     for name in ("layer_cycles", "layer_events"):
         if name not in result.counters:
@@ -301,7 +309,7 @@ def activity(program: Program, result: Result, params: EngineParams) -> dict:
         counts = dict.fromkeys(ACTIVITY_COUNTS, 0.0)
         counts.update(
             {
-                "cycles": float(layer_cycles[:, index].mean()),
+                "compute_cycles": float(layer_cycles[:, index].mean()),
                 "weight_reads": events * groups,
                 "lane_adds": events * groups * lanes,
                 f"{buffer}_reads": events * groups,
@@ -314,14 +322,16 @@ def activity(program: Program, result: Result, params: EngineParams) -> dict:
         if not layer.spiking:
             counts["membrane_reads"] += math.ceil(layer.outputs / params.units)
         layers[layer.name] = {"events": events, "groups": groups, **counts}
-    cycles = float(result.cycles.mean())
+    sample_cycles = float(result.cycles.mean())
+    compute_cycles = float(np.sum(layer_cycles, axis=1).mean())
     return {
         "samples": samples,
         "timesteps": steps,
         "lanes": lanes,
-        "cycles": cycles,
+        "sample_cycles": sample_cycles,
+        "compute_cycles": compute_cycles,
         "layers": layers,
-        "other": {"cycles": cycles - float(np.sum(layer_cycles, axis=1).mean())},
+        "other": {"outside_cycles": sample_cycles - compute_cycles},
     }
 
 
@@ -329,26 +339,33 @@ def fpga_energy(activity: dict, coefficients: dict, clock_hz: float) -> dict:
     """The estimated energy of `activity` (from `activity`) with per-action `coefficients`
     (from `board_coefficients`) at `clock_hz`, split into COMPONENTS.
 
-    Static energy is static power x compute time, time = cycles / clock_hz. Returns
-    `{"kind": "estimate", "unit", "clock_hz", "time_us", "power_mw", "layers": {name:
-    {component..., "total"}}, "other": {...}, "total": {...}}` in nJ per sample.
+    Each part (a layer, or `other`: the cycles outside the layers) pays static power and the
+    clock for each of its cycles (a layer's compute cycles, `other`'s outside cycles), time =
+    cycles / clock_hz. Returns `{"kind": "estimate", "unit", "clock_hz", "time_us",
+    "power_mw", "layers": {name: {component..., "total"}}, "other": {...}, "total": {...}}` in
+    nJ per sample; `time_us` is the sample cycles at `clock_hz` and `power_mw` the total over
+    that time.
     """
     if clock_hz <= 0:
         raise ValueError(f"clock_hz must be positive, got {clock_hz}")
 
-    def energies(counts: dict) -> dict:
+    def energies(counts: dict, cycles: float) -> dict:
         parts = dict.fromkeys(COMPONENTS, 0.0)
-        parts["static"] = coefficients["static_uw"] * 1e-6 * counts["cycles"] / clock_hz * 1e9
+        parts["static"] = coefficients["static_uw"] * 1e-6 * cycles / clock_hz * 1e9
+        parts["clock"] = cycles * coefficients["clock_cycle_pj"] * 1e-3
         for count, energy, component in _CHARGES:
             parts[component] += counts.get(count, 0.0) * coefficients[energy] * 1e-3
         return {**parts, "total": sum(parts.values())}
 
-    layers = {name: energies(counts) for name, counts in activity["layers"].items()}
-    other = energies(activity["other"])
+    layers = {
+        name: energies(counts, counts["compute_cycles"])
+        for name, counts in activity["layers"].items()
+    }
+    other = energies(activity["other"], activity["other"]["outside_cycles"])
     total = {
         key: sum(part[key] for part in (*layers.values(), other)) for key in (*COMPONENTS, "total")
     }
-    time_s = activity["cycles"] / clock_hz
+    time_s = activity["sample_cycles"] / clock_hz
     return {
         "kind": "estimate",
         "unit": "nJ per sample",
@@ -366,21 +383,26 @@ def energy_table(energy: dict) -> tuple[str, list[str], list[list]]:
     sample: what `format_energy` prints and the run report writes."""
     if energy.get("kind") == "estimate":
         headers = ["part", *COMPONENTS, "total"]
-        parts = {**energy["layers"], "outside layers": energy["other"], "total": energy["total"]}
+        parts = {**energy["layers"], OUTSIDE_LAYERS: energy["other"], "total": energy["total"]}
         rows = [
-            [name, *(part[key] for key in (*COMPONENTS, "total"))] for name, part in parts.items()
+            [name, *(number(part[key], "nJ") for key in (*COMPONENTS, "total"))]
+            for name, part in parts.items()
         ]
         title = (
-            f"FPGA energy estimate, nJ per sample ({energy['time_us']:.1f} us at "
-            f"{energy['clock_hz'] / 1e6:g} MHz)"
+            f"FPGA energy estimate, nJ per sample (sample cycles: "
+            f"{number(energy['time_us'], 'us', suffix=True)} at "
+            f"{number(energy['clock_hz'] / 1e6, 'MHz', suffix=True)})"
         )
         return title, headers, rows
     headers = ["layer", "SNN effective", "SNN dense", "ANN"]
     parts = {**energy["layers"], "total": energy["total"]}
-    rows = [[name, p["snn_effective"], p["snn_dense"], p["ann"]] for name, p in parts.items()]
+    rows = [
+        [name, *(number(p[key], "nJ") for key in ("snn_effective", "snn_dense", "ann"))]
+        for name, p in parts.items()
+    ]
     title = (
-        f"Literature convention, nJ per sample (E_AC {energy['e_ac_pj']} pJ, "
-        f"E_MAC {energy['e_mac_pj']} pJ)"
+        f"Literature convention, nJ per sample (E_AC {number(energy['e_ac_pj'], 'pJ', suffix=True)}"
+        f", E_MAC {number(energy['e_mac_pj'], 'pJ', suffix=True)})"
     )
     return title, headers, rows
 

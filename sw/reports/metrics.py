@@ -30,7 +30,7 @@ do not belong together, and raises ValueError.
 
 import numpy as np
 from spikeloom.sw.compiler.program import Program
-from spikeloom.sw.reports.table import format_table
+from spikeloom.sw.reports.table import format_table, number
 from spikeloom.sw.result import Result
 
 __all__ = [
@@ -184,21 +184,23 @@ def metrics_table(metrics: dict) -> tuple[str, list[str], list[list]]:
     if metrics["input"] is not None:
         host = metrics["input"]
         rows.append(
-            ["(input)", None, None, host["events"], host["activation_sparsity"]] + [None] * 5
+            ["(input)", None, None, number(host["events"], "count")]
+            + [number(host["activation_sparsity"], "%")]
+            + [None] * 5
         )
     for name, m in [*metrics["layers"].items(), ("total", metrics["total"])]:
         rows.append(
             [
                 name,
                 f"{m['inputs']}x{m['outputs']}" if "inputs" in m else None,
-                m.get("input_events"),
-                m["output_events"],
-                m["activation_sparsity"],
-                m["synops_dense"],
-                m["synops_effective"],
-                m["ann_macs"],
-                m["connection_sparsity"],
-                m["footprint_bytes"]["total"],
+                number(m.get("input_events"), "count"),
+                number(m["output_events"], "count"),
+                number(m["activation_sparsity"], "%"),
+                number(m["synops_dense"], "count"),
+                number(m["synops_effective"], "count"),
+                number(m["ann_macs"], "count"),
+                number(m["connection_sparsity"], "%"),
+                number(m["footprint_bytes"]["total"], "bytes"),
             ]
         )
     headers = [
@@ -213,7 +215,8 @@ def metrics_table(metrics: dict) -> tuple[str, list[str], list[list]]:
         "conn. sparsity",
         "bytes",
     ]
-    title = f"Workload per sample (mean of {metrics['samples']}, T={metrics['timesteps']})"
+    samples = number(metrics["samples"], "count")
+    title = f"Workload per sample (mean of {samples}, T={metrics['timesteps']})"
     return title, headers, rows
 
 

@@ -10,6 +10,7 @@ model with `trace=True`) to int64 `[samples, T, neurons]` membranes after each t
 """
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,18 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from spikeloom.sw.reports.energy import COMPONENTS, OUTSIDE_LAYERS
+from spikeloom.sw.reports.table import number
 
-__all__ = ["spike_raster", "membrane_traces", "layer_bars", "sparsity_bars", "default_neurons"]
+__all__ = [
+    "spike_raster",
+    "membrane_traces",
+    "layer_bars",
+    "energy_bars",
+    "energy_bar_values",
+    "sparsity_bars",
+    "default_neurons",
+]
 
 DPI = 150
 WIDTH_IN = 7.0
@@ -277,7 +288,9 @@ def default_neurons(
 # --- bars --------------------------------------------------------------------------------------
 
 
-def _format_value(value: float) -> str:
+def _format_value(value: float, unit: str | None) -> str:
+    if unit is not None:
+        return number(value, unit)
     if float(value).is_integer():
         return f"{int(value):,}"
     if abs(value) >= 1000:
@@ -285,10 +298,21 @@ def _format_value(value: float) -> str:
     return f"{value:.3g}"
 
 
-def layer_bars(values: dict[str, dict[str, float]], path, title: str, unit: str) -> Path:
+def layer_bars(
+    values: dict[str, dict[str, float]],
+    path,
+    title: str,
+    unit: str,
+    *,
+    number_unit: str | None = None,
+    xlabel: str = "layer",
+    caption: str | None = None,
+) -> Path:
     """Per-layer stacked bars of `values` (layer -> {component: value}), e.g. energy split
     into its parts or cycles (one component). Components stack in the order they first appear,
-    with the same colour in every layer; the total stands above each bar."""
+    with the same colour in every layer; the total stands above each bar, written as
+    `sw.reports.table.number` writes `number_unit` (or plainly without one). `caption` goes
+    under the axis."""
     _check_layers("layers", values)
     components: list[str] = []
     for layer, parts in values.items():
@@ -318,7 +342,7 @@ def layer_bars(values: dict[str, dict[str, float]], path, title: str, unit: str)
         bottom += heights
     for position, total in zip(x, totals, strict=True):
         ax.annotate(
-            _format_value(total),
+            _format_value(total, number_unit),
             (position, total),
             xytext=(0, 3),
             textcoords="offset points",
@@ -327,7 +351,7 @@ def layer_bars(values: dict[str, dict[str, float]], path, title: str, unit: str)
             fontsize=8,
         )
     ax.set_xticks(x, layers)
-    ax.set_xlabel("layer")
+    ax.set_xlabel(xlabel)
     # Headroom for the totals written above the tallest bar.
     tallest = float(totals.max())
     ax.set_ylim(0, tallest * 1.15 if tallest > 0 else 1.0)
@@ -345,7 +369,48 @@ def layer_bars(values: dict[str, dict[str, float]], path, title: str, unit: str)
             bbox_to_anchor=(1.01, 1.0),
             borderaxespad=0,
         )
+    if caption:
+        # About 16 characters of 7-point text to an inch, so the caption fits the figure.
+        columns = int(figure.get_size_inches()[0] * 16)
+        figure.supxlabel(textwrap.fill(caption, columns), fontsize=7, color="0.3")
     return _save(figure, path)
+
+
+def energy_bar_values(energy: dict) -> dict[str, dict[str, float]]:
+    """The bars of `energy_bars`: each layer's components and, last, the part outside the
+    layers (`OUTSIDE_LAYERS`), which together add up to the estimate's total."""
+    values = {
+        name: {key: part[key] for key in COMPONENTS} for name, part in energy["layers"].items()
+    }
+    values[OUTSIDE_LAYERS] = {key: energy["other"][key] for key in COMPONENTS}
+    plotted = sum(sum(parts.values()) for parts in values.values())
+    total = energy["total"]["total"]
+    if not math.isclose(plotted, total, rel_tol=1e-9, abs_tol=1e-9):
+        raise ValueError(f"the parts add up to {plotted} nJ, not to the total {total} nJ")
+    return values
+
+
+def energy_bars(energy: dict, path, title: str) -> Path:
+    """Stacked bars of an FPGA energy estimate (`sw.reports.energy.fpga_energy`): one per
+    layer, split into its components, and one for the part outside the layers, so the bars
+    add up to the estimate's total, which the caption states."""
+    values = energy_bar_values(energy)
+    inside = sum(energy["layers"][name]["total"] for name in energy["layers"])
+    caption = (
+        f"All bars: {number(energy['total']['total'], 'nJ', suffix=True)} per sample, the "
+        f"estimate's total; the layers {number(inside, 'nJ', suffix=True)}. "
+        f"{OUTSIDE_LAYERS.capitalize()}: the sample cycles outside the layers' compute cycles "
+        "(waiting for input, on a board for the link; timestep and sample ends; the readout)."
+    )
+    return layer_bars(
+        values,
+        path,
+        title,
+        "nJ per sample",
+        number_unit="nJ",
+        xlabel="part of the sample",
+        caption=caption,
+    )
 
 
 def sparsity_bars(sparsity: dict[str, float], path, title: str = "Activation sparsity") -> Path:

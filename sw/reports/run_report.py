@@ -4,8 +4,10 @@ The input is a result file of a hardware run (`spikeloom run` on a board or the 
 or `spikeloom sim` with a hardware backend) and its Program. What it holds decides what can be
 reported:
 
-- the engine's counters give cycles per layer, so compute latency at a clock and the FPGA
-  energy estimate (`sw.reports.energy`); the golden model has none, and the report says so;
+- the engine's counters give each layer's compute cycles (the layers busy) and the sample
+  cycles (from a sample's first input to its end, waiting for input included), so compute
+  latency at a clock and the FPGA energy estimate (`sw.reports.energy`); the golden model has
+  none, and the report says so;
 - a board run also records the link's bytes and each sample's time by the link's clock, so
   link time and compute time are reported apart;
 - the input spikes, when given, let the golden model fill in what a board did not send (hidden
@@ -26,7 +28,7 @@ from spikeloom.sw.compiler.golden import run_golden
 from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.errors import InputError
 from spikeloom.sw.reports import energy, metrics, plots
-from spikeloom.sw.reports.table import format_table, markdown_table
+from spikeloom.sw.reports.table import format_table, markdown_table, number
 from spikeloom.sw.result import Result
 
 __all__ = ["make_report", "write_report", "format_report"]
@@ -72,12 +74,13 @@ def _latency(program: Program, result: Result, clock: dict) -> dict | None:
         "kind": "derived: measured cycles at the stated clock",
         "layers": {
             layer.name: {
-                "cycles": float(layer_cycles[:, i].mean()),
-                "us": float(layer_cycles[:, i].mean() / hz * 1e6),
+                "compute_cycles": float(layer_cycles[:, i].mean()),
+                "compute_us": float(layer_cycles[:, i].mean() / hz * 1e6),
             }
             for i, layer in enumerate(program.layers)
         },
-        # From timestep 0's input to the sample's end: includes waiting for later timesteps.
+        # From the sample's first input to its end: includes waiting for later timesteps'
+        # input (on a board, for the link).
         "sample_cycles": float(result.cycles.mean()),
         "inferences_per_s_compute": float(hz / compute.mean()) if compute.mean() else None,
         "link": None,
@@ -249,24 +252,27 @@ def _plots(
         ).name
     latency = report["latency"]
     if latency is not None:
-        files["cycles"] = plots.layer_bars(
-            {name: {"cycles": entry["cycles"]} for name, entry in latency["layers"].items()},
-            out / "cycles.png",
-            title=f"Cycles per layer ({report['board']} engine)",
-            unit="cycles per sample",
+        compute = latency["compute_cycles"]
+        files["compute_cycles"] = plots.layer_bars(
+            {
+                name: {"compute cycles": entry["compute_cycles"]}
+                for name, entry in latency["layers"].items()
+            },
+            out / "compute_cycles.png",
+            title=f"Compute cycles per layer ({report['board']} engine)",
+            unit="compute cycles per sample",
+            number_unit="cycles",
+            caption=f"All layers: {number(compute, 'cycles')} compute cycles per sample, of "
+            f"{number(latency['sample_cycles'], 'cycles')} sample cycles (from the sample's "
+            "first input to its end, waiting for input included).",
         ).name
     fpga = report["energy"]["fpga"]
     if fpga is not None:
-        values = {
-            name: {k: v for k, v in parts.items() if k != "total"}
-            for name, parts in fpga["layers"].items()
-        }
-        files["energy"] = plots.layer_bars(
-            values,
+        clock = number(report["clock"]["clock_mhz"], "MHz", suffix=True)
+        files["energy"] = plots.energy_bars(
+            fpga,
             out / "energy.png",
-            title=f"Energy per layer, estimate ({report['board']} at "
-            f"{report['clock']['clock_mhz']:g} MHz)",
-            unit="nJ per sample",
+            title=f"Energy per sample, estimate ({report['board']} at {clock})",
         ).name
     sparsity = {}
     workload = report["metrics"]
@@ -283,81 +289,97 @@ def _plots(
 # --- text -------------------------------------------------------------------------------------
 
 
-def _number(value, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return f"{value:,}"
-
-
 def _sections(report: dict) -> list[tuple[str, list[str], list[list]]]:
     """(title, headers, rows) of every table, shared by the Markdown and the terminal text."""
     sections = []
+    clock = report["clock"]
     summary = [
         ["board", f"{report['board']} ({report['device']})"],
-        ["samples", report["samples"]],
-        ["timesteps", report["timesteps"]],
-        ["clock", f"{report['clock']['clock_mhz']:g} MHz ({report['clock']['source']})"],
+        ["samples", number(report["samples"], "count")],
+        ["timesteps", number(report["timesteps"], "count")],
+        ["clock", f"{number(clock['clock_mhz'], 'MHz', suffix=True)} ({clock['source']})"],
     ]
-    if report["clock"]["fmax_mhz"]:
-        summary.append(["Fmax (place and route)", f"{report['clock']['fmax_mhz']:.1f} MHz"])
+    if clock["fmax_mhz"]:
+        summary.append(["Fmax (place and route)", number(clock["fmax_mhz"], "MHz", suffix=True)])
     if report["accuracy"] is not None:
-        summary.append(["accuracy", f"{report['accuracy']:.4f}"])
+        summary.append(["accuracy", number(report["accuracy"], "accuracy")])
     if report["matches_golden"] is not None:
         summary.append(["bit-exact with the golden model", report["matches_golden"]])
     latency, fpga = report["latency"], report["energy"]["fpga"]
     if latency is not None:
         summary += [
-            ["compute latency (derived)", f"{latency['compute_us']:,.2f} us"],
-            ["compute cycles (measured)", _number(latency["compute_cycles"])],
+            ["compute latency (derived)", number(latency["compute_us"], "us", suffix=True)],
+            ["compute cycles (measured)", number(latency["compute_cycles"], "cycles")],
+            ["sample cycles (measured)", number(latency["sample_cycles"], "cycles")],
         ]
         link = latency["link"]
         if link is not None and "sample_us" in link:
             summary += [
-                ["time per sample, link included (measured)", f"{link['sample_us']:,.1f} us"],
-                ["inferences/s over the link", _number(link["inferences_per_s"])],
+                [
+                    "time per sample, link included (measured)",
+                    number(link["sample_us"], "us", suffix=True),
+                ],
+                ["inferences/s over the link", number(link["inferences_per_s"], "count")],
             ]
     if fpga is not None:
         summary += [
-            ["energy per inference, compute (estimate)", f"{fpga['compute_nj']:,.1f} nJ"],
-            ["energy per sample, all cycles (estimate)", f"{fpga['total']['total']:,.1f} nJ"],
+            [
+                "energy per sample, compute cycles (estimate)",
+                number(fpga["compute_nj"], "nJ", suffix=True),
+            ],
+            [
+                "energy per sample, sample cycles (estimate)",
+                number(fpga["total"]["total"], "nJ", suffix=True),
+            ],
         ]
     literature = report["energy"]["literature"]["total"]
     if literature["snn_effective"] is not None:
         summary.append(
-            ["E_AC x effective SynOps (literature)", f"{literature['snn_effective']:,.2f} nJ"]
+            [
+                "E_AC x effective SynOps (literature)",
+                number(literature["snn_effective"], "nJ", suffix=True),
+            ]
         )
-    summary.append(["E_MAC x MACs, equivalent ANN (literature)", f"{literature['ann']:,.2f} nJ"])
+    summary.append(
+        ["E_MAC x MACs, equivalent ANN (literature)", number(literature["ann"], "nJ", suffix=True)]
+    )
     sections.append(("Summary", ["quantity", "value"], summary))
 
     if latency is not None:
         rows = [
-            [name, _number(entry["cycles"]), f"{entry['us']:,.2f}"]
+            [name, number(entry["compute_cycles"], "cycles"), number(entry["compute_us"], "us")]
             for name, entry in latency["layers"].items()
         ]
         rows.append(
-            ["all layers", _number(latency["compute_cycles"]), f"{latency['compute_us']:,.2f}"]
+            [
+                "all layers",
+                number(latency["compute_cycles"], "cycles"),
+                number(latency["compute_us"], "us"),
+            ]
         )
+        mhz = number(latency["clock_mhz"], "MHz", suffix=True)
         sections.append(
             (
-                f"Latency per layer (cycles measured, us at {latency['clock_mhz']:g} MHz)",
-                ["layer", "cycles", "us"],
+                f"Compute per layer (compute cycles measured, us at {mhz})",
+                ["layer", "compute cycles", "compute us"],
                 rows,
             )
         )
         link = latency["link"]
         if link is not None:
             rows = [
-                ["bytes sent per sample (measured)", _number(link["bytes_sent"])],
-                ["bytes received per sample (measured)", _number(link["bytes_received"])],
-                [f"line time at {link['baud']:,} baud (derived)", f"{link['line_us']:,.1f} us"],
-                ["compute time (derived)", f"{latency['compute_us']:,.1f} us"],
+                ["bytes sent per sample (measured)", number(link["bytes_sent"], "count")],
+                ["bytes received per sample (measured)", number(link["bytes_received"], "count")],
+                [
+                    f"line time at {number(link['baud'], 'count')} baud (derived)",
+                    number(link["line_us"], "us", suffix=True),
+                ],
+                ["compute time (derived)", number(latency["compute_us"], "us", suffix=True)],
             ]
             if "sample_us" in link:
                 rows += [
-                    ["time per sample (measured)", f"{link['sample_us']:,.1f} us"],
-                    ["share of the time on the link", f"{link['link_share']:.1%}"],
+                    ["time per sample (measured)", number(link["sample_us"], "us", suffix=True)],
+                    ["share of the time on the link", number(link["link_share"], "%")],
                 ]
             sections.append(("Link and compute", ["quantity", "value"], rows))
     if fpga is not None:
@@ -385,8 +407,8 @@ def _markdown(report: dict, files: dict[str, str]) -> str:
     captions = {
         "raster": "Spikes per layer",
         "membranes": "Membrane traces (golden model)",
-        "cycles": "Cycles per layer",
-        "energy": "Energy per layer (estimate)",
+        "compute_cycles": "Compute cycles per layer",
+        "energy": "Energy per sample, per layer and outside the layers (estimate)",
         "sparsity": "Activation sparsity",
     }
     if files:

@@ -1,13 +1,26 @@
 """Board builds without the tools: reports parsed, tools chosen, clear errors, tops elaborate."""
 
+import io
+import signal
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 from spikeloom.boards import BOARDS, board_spec
-from spikeloom.boards.build import BuildError, format_report, parse_reports, tool_environment
+from spikeloom.boards.build import (
+    PHASES,
+    BuildError,
+    build,
+    format_report,
+    parse_reports,
+    tool_environment,
+    tool_steps,
+)
 from spikeloom.boards.flash import FlashError, flash
 from spikeloom.sw.cli import main
+
+from tests.sw.test_process import alive, child_pid, spawner
 
 YOSYS_STAT = """
    Number of cells:               1234
@@ -110,7 +123,6 @@ def test_board_tops_elaborate(name, tmp_path):
 
 
 def test_spram_cannot_be_baked(tmp_path):
-    from spikeloom.boards.build import build
     from spikeloom.sw.runtime.engine_stream import program_images
 
     from tests.sw.test_device import small_program
@@ -185,3 +197,107 @@ def test_flash_passes_the_bitstream(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ICEPROG", str(iceprog))
     flash(board_spec("icebreaker"), build_dir=tmp_path)
     assert "programmed with" in capsys.readouterr().out
+
+
+# --- the phases, with fake tools ---------------------------------------------------------------
+
+
+def fake_ice40_tools(folder: Path, monkeypatch, nextpnr: str = "") -> Path:
+    """Yosys, nextpnr and icepack stand-ins that write what the real ones would report, each
+    noting its name in tools.log; `nextpnr` replaces that tool's work."""
+    import json
+
+    report = json.dumps(nextpnr_report("ice40"))
+    scripts = {
+        "YOSYS": f"cat > spikeloom.rpt <<'END'\n{YOSYS_STAT}\nEND\necho synthesised",
+        "NEXTPNR_ICE40": nextpnr or f"echo '{report}' > spikeloom.nextpnr.json",
+        "ICEPACK": "echo bits > spikeloom.bin",
+    }
+    for var, body in scripts.items():
+        tool = folder / var.lower()
+        tool.write_text(f"#!/bin/sh\necho {var} >> tools.log\n{body}\n")
+        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv(var, str(tool))
+    return folder
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_tool_steps_follow_amaranths_script():
+    script = (
+        "#!/bin/sh\n# generated\nset -e\n: ${YOSYS:=yosys}\n"
+        '"$YOSYS" -q -l x.rpt x.ys\n"$NEXTPNR_ECP5" --json x.json\n"$ECPPACK" --bit x.bit\n'
+    )
+    steps = tool_steps(script)
+    assert [phase for phase, _ in steps] == list(PHASES[1:])
+    assert steps[1][1] == 'set -e\n: ${YOSYS:=yosys}\n"$NEXTPNR_ECP5" --json x.json\n'
+
+
+def test_a_build_runs_its_phases_in_order(tmp_path, monkeypatch):
+    tools = fake_ice40_tools(tmp_path, monkeypatch)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")  # a previous build's
+    monkeypatch.setattr("sys.stderr", screen := Terminal())
+    report = build(board_spec("icebreaker"), out)
+    assert (out / "tools.log").read_text().split() == ["YOSYS", "NEXTPNR_ICE40", "ICEPACK"]
+    assert report["luts"] == 3000 and report["fmax_mhz"] == 61.5 and report["timing_met"]
+    assert (out / "spikeloom.bin").read_text() == "bits\n"
+    assert "synthesised" in (out / "build.log").read_text()
+    shown = screen.getvalue()
+    for phase in PHASES:
+        assert f"building icebreaker: {phase}" in shown
+    assert "4/4" in shown
+    assert tools.is_dir()
+
+
+def test_a_failed_phase_names_itself_and_leaves_no_bitstream(tmp_path, monkeypatch):
+    fake_ice40_tools(tmp_path, monkeypatch, nextpnr="echo 'ERROR: no route' >&2; exit 2")
+    out = tmp_path / "out"
+    with pytest.raises(
+        BuildError, match=r"(?s)failed in place-and-route \(exit 2\).*build.log:\nERROR: no route$"
+    ):
+        build(board_spec("icebreaker"), out, progress=False)
+    assert not (out / "spikeloom.bin").exists() and not (out / "report.json").exists()
+
+
+def test_an_interrupted_build_stops_its_tools(tmp_path, monkeypatch):
+    """Ctrl-C during place-and-route: its process group is gone, no bitstream or report."""
+    fake_ice40_tools(tmp_path, monkeypatch, nextpnr=spawner(tmp_path)[2])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "spikeloom.bin").write_text("a previous build's")
+
+    stop = threading.Event()
+
+    def interrupt_when_running():
+        # Once the stand-in's child runs (elaboration takes a second or two before it).
+        while not (tmp_path / "child").exists() and not stop.wait(0.02):
+            pass
+        if not stop.is_set():
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_when_running)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            build(board_spec("icebreaker"), out, progress=False)
+    finally:
+        stop.set()
+        watcher.join()
+    assert not alive(child_pid(tmp_path))
+    assert not (out / "spikeloom.bin").exists() and not (out / "report.json").exists()
+
+
+def test_flash_that_hangs_is_stopped(tmp_path, monkeypatch):
+    (tmp_path / "spikeloom.bin").write_bytes(b"\0")
+    iceprog = fake_tool(tmp_path, "iceprog", 0, "waiting")
+    iceprog.write_text(f"#!/bin/sh\nsleep 30 & echo $! > {tmp_path}/child; wait\n")
+    monkeypatch.setenv("ICEPROG", str(iceprog))
+    monkeypatch.setattr("spikeloom.boards.flash.TIMEOUT_S", 0.5)
+    with pytest.raises(FlashError, match="did not finish in 0.5 s"):
+        flash(board_spec("icebreaker"), build_dir=tmp_path)
+    assert not alive(child_pid(tmp_path))

@@ -5,8 +5,13 @@ all), so the suite compiles Verilator once; later runs reuse the cached build. S
 SPIKELOOM_PROGRAMS set the random sweep; each Program's seed is printed for replay.
 """
 
+import io
 import os
 import shutil
+import signal
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +19,7 @@ from spikeloom.sim.amaranth_backend import run_amaranth
 from spikeloom.sim.cocotb_backend import (
     SIMULATORS,
     CocotbSimulationError,
+    engine_build,
     run_cocotb,
     simulator_missing,
 )
@@ -114,3 +120,70 @@ def test_waves_icarus():
     result = run_cocotb(program, spikes, "icarus", waves=True, params=shared_params(program))
     assert result.waves.is_file() and result.waves.stat().st_size > 0
     assert_same(program, spikes, result, "icarus with waves")
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def icarus_or_skip():
+    if simulator_missing("icarus"):
+        pytest.skip(simulator_missing("icarus"))
+
+
+def test_progress_counts_the_samples(monkeypatch, tmp_path):
+    """The bar follows the testbench's line per SAMPLE_END; the job folder is removed."""
+    icarus_or_skip()
+    program, spikes = edge_programs()["one_neuron_layers"]
+    params = shared_params(program)
+    engine_build("icarus", params, progress=False)  # the build's own line is tested elsewhere
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr("sys.stderr", screen := Terminal())
+    run_cocotb(program, spikes, "icarus", params=params)
+    assert "icarus sim: 100%" in screen.getvalue()
+    assert f"{len(spikes)}/{len(spikes)}" in screen.getvalue()
+    assert list(tmp_path.iterdir()) == []
+
+
+def processes_in(folder) -> list[int]:
+    """Processes whose working directory is in `folder` (deleted folders included)."""
+    found = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if os.readlink(cwd).startswith(str(folder)):
+                found.append(int(cwd.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_an_interrupted_run_leaves_nothing(monkeypatch, tmp_path):
+    """Ctrl-C while the simulator runs: no simulator process is left, nor the job folder."""
+    icarus_or_skip()
+    rng = np.random.default_rng(SEED)
+    program = random_program(rng, **RANDOM)
+    spikes = random_spikes(rng, program, 400)
+    params = shared_params(program)
+    engine_build("icarus", params, progress=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    running = []
+
+    def interrupt_mid_run():
+        # Once the testbench has finished a sample: the simulator runs, with samples to go.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(path.stat().st_size for path in tmp_path.glob("*/progress")):
+                break
+            time.sleep(0.02)
+        running.extend(processes_in(tmp_path))
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_mid_run)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_cocotb(program, spikes, "icarus", params=params, progress=False)
+    watcher.join()
+    assert running, "the simulator was not running when interrupted"
+    assert processes_in(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []

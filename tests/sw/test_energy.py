@@ -130,9 +130,9 @@ def test_literature_energy_is_coefficient_times_operations():
 def unit_activity(scale=1.0):
     counts = {name: scale * (i + 1) for i, name in enumerate(ACTIVITY_COUNTS)}
     return {
-        "cycles": scale * 100,
+        "sample_cycles": scale * 100,
         "layers": {"a": counts, "b": {k: 2 * v for k, v in counts.items()}},
-        "other": {"cycles": scale * 7},
+        "other": {"outside_cycles": scale * 7},
     }
 
 
@@ -145,8 +145,8 @@ def test_fpga_energy_by_hand():
     costs = {key: 0.0 for key in unit_coefficients()}
     costs.update(static_uw=1000.0, weight_read_pj=10.0, clock_cycle_pj=2.0)
     counts = dict.fromkeys(ACTIVITY_COUNTS, 0.0)
-    counts.update(cycles=50.0, weight_reads=3.0)
-    act = {"cycles": 60.0, "layers": {"a": counts}, "other": {"cycles": 10.0}}
+    counts.update(compute_cycles=50.0, weight_reads=3.0)
+    act = {"sample_cycles": 60.0, "layers": {"a": counts}, "other": {"outside_cycles": 10.0}}
     energy = fpga_energy(act, costs, clock_hz=1e6)
     assert energy["kind"] == "estimate"
     a = energy["layers"]["a"]
@@ -156,7 +156,11 @@ def test_fpga_energy_by_hand():
     assert energy["other"]["total"] == pytest.approx(10.0 + 0.02)
     assert energy["total"]["total"] == pytest.approx(a["total"] + energy["other"]["total"])
     assert energy["time_us"] == pytest.approx(60.0)
-    assert "estimate" in format_energy(energy)
+    text = format_energy(energy)
+    assert "estimate, nJ per sample (sample cycles: 60.00 us at 1.00 MHz)" in text
+    rows = {line.split("  ")[0]: line.split() for line in text.splitlines()[3:]}
+    assert rows["a"] == ["a", "50.0", "0.0", "0.0", "0.0", "0.0", "0.1", "50.1"]
+    assert rows["outside layers"][-1] == "10.0"  # 10.02 nJ, one decimal
 
 
 @pytest.mark.parametrize("factor", [0.5, 3.0])
@@ -206,8 +210,14 @@ def test_engine_counters_match_the_activity_model(case):
         assert entry["membrane_writes"] == program.timesteps * groups * params.slots
         # The engine counts one synaptic operation per event and valid lane.
         assert synops[index] == metrics["layers"][layer.name]["synops_effective"]
-    assert act["cycles"] == result.cycles.mean()
-    assert act["other"]["cycles"] >= 0
+    assert act["sample_cycles"] == result.cycles.mean()
+    compute = result.counters["layer_cycles"].sum(axis=1).mean()
+    assert act["compute_cycles"] == compute
+    assert sum(entry["compute_cycles"] for entry in act["layers"].values()) == pytest.approx(
+        compute
+    )
+    outside = act["other"]["outside_cycles"]
+    assert outside == pytest.approx(act["sample_cycles"] - compute) and outside >= 0
 
     costs = board_coefficients("icebreaker", board_spec("icebreaker").params)
     energy = fpga_energy(act, costs, 18e6)

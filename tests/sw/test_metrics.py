@@ -87,7 +87,11 @@ def test_hand_computed_two_layers():
     assert total["activation_sparsity"] == pytest.approx(2 / 3)  # spiking layers only
     assert total["footprint_bytes"]["total"] == 19.75
     json.dumps(metrics)  # plain Python numbers throughout
-    assert "total" in format_metrics(metrics)
+    table = {line.split()[0]: line.split() for line in format_metrics(metrics).splitlines()[3:]}
+    # Means with one decimal, whole counts whole, ratios as percentages.
+    assert table["h"] == ["h", "3x2", "3.0", "2.0", "66.7%", "18", "6.0", "6", "0.0%", "12.8"]
+    assert table["o"][4] == "-" and table["o"][8] == "25.0%"
+    assert table["total"][-1] == "19.8"
 
 
 def test_dense_bounds_effective():

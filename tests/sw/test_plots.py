@@ -198,3 +198,54 @@ def test_golden_bursts(tmp_path):
     chosen = plots.default_neurons(result.membranes, count=2)
     written = plots.membrane_traces(result.membranes, chosen, traces, spikes=result.spikes)
     assert_png(traces, written)
+
+
+def estimate():
+    """An FPGA estimate (`fpga_energy`) of two layers, with cycles outside them."""
+    from spikeloom.boards import board_spec
+    from spikeloom.sw.reports.energy import ACTIVITY_COUNTS, board_coefficients, fpga_energy
+
+    counts = {name: float(i + 1) for i, name in enumerate(ACTIVITY_COUNTS)}
+    activity = {
+        "sample_cycles": 500.0,
+        "layers": {"fc1": {**counts, "compute_cycles": 300.0}, "fc2": counts},
+        "other": {"outside_cycles": 199.0},
+    }
+    costs = board_coefficients("icebreaker", board_spec("icebreaker").params)
+    return fpga_energy(activity, costs, 24e6)
+
+
+def test_energy_bars_add_up_to_the_total(tmp_path, monkeypatch):
+    """The bars drawn, the layers' and the part outside them, sum to the estimate's total,
+    and the caption says how much that is."""
+    from spikeloom.sw.reports.energy import OUTSIDE_LAYERS
+    from spikeloom.sw.reports.table import number
+
+    energy = estimate()
+    drawn = []
+    save = plots._save
+    monkeypatch.setattr(
+        plots, "_save", lambda figure, path: (drawn.append(_bars(figure)), save(figure, path))[1]
+    )
+    path = tmp_path / "energy.png"
+    assert_png(path, plots.energy_bars(energy, path, title="Energy per sample"))
+    (heights, labels, caption) = drawn[0]
+    assert labels == ["fc1", "fc2", OUTSIDE_LAYERS]
+    assert sum(heights) == pytest.approx(energy["total"]["total"])
+    assert energy["other"]["total"] > 0
+    assert number(energy["total"]["total"], "nJ", suffix=True) in caption
+
+
+def _bars(figure):
+    """(every bar segment's height, the x labels, the caption) of a `layer_bars` figure."""
+    ax = figure.axes[0]
+    heights = [patch.get_height() for patch in ax.patches]
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    return heights, labels, figure.get_supxlabel().replace("\n", " ")
+
+
+def test_energy_bars_refuse_parts_that_miss_the_total(tmp_path):
+    energy = estimate()
+    energy["total"] = {**energy["total"], "total": energy["total"]["total"] + 1.0}
+    with pytest.raises(ValueError, match="add up to .* not to the total"):
+        plots.energy_bars(energy, tmp_path / "energy.png", title="t")

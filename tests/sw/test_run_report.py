@@ -17,6 +17,8 @@ from spikeloom.sw.compiler.fit import check_fits
 from spikeloom.sw.compiler.golden import run_golden
 from spikeloom.sw.compiler.program import Layer, Program, save_program
 from spikeloom.sw.compiler.random_program import random_spikes
+from spikeloom.sw.reports import plots
+from spikeloom.sw.reports.energy import OUTSIDE_LAYERS
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "7"))
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -95,6 +97,8 @@ def test_a_board_run_gives_json_markdown_and_plots(board_run, capsys):
     )
     printed = capsys.readouterr().out
     assert "compute latency" in printed and "FPGA energy" in printed
+    # The two cycle counts, each by its one name.
+    assert "compute cycles (measured)" in printed and "sample cycles (measured)" in printed
     report = json.loads((out / "report.json").read_text())
     with np.load(folder / "r.npz") as result:
         layer_cycles = result["counters.layer_cycles"]
@@ -105,6 +109,9 @@ def test_a_board_run_gives_json_markdown_and_plots(board_run, capsys):
     assert latency["clock_mhz"] == 24.0
     assert latency["compute_cycles"] == pytest.approx(layer_cycles.sum(axis=1).mean())
     assert latency["compute_us"] == pytest.approx(layer_cycles.sum(axis=1).mean() / 24)
+    assert latency["sample_cycles"] >= latency["compute_cycles"]
+    per_layer = [entry["compute_cycles"] for entry in latency["layers"].values()]
+    assert sum(per_layer) == pytest.approx(latency["compute_cycles"])
     link = latency["link"]
     assert link["baud"] == 3_000_000
     assert link["bytes_sent"] == pytest.approx(link_bytes[:, 0].mean())
@@ -116,6 +123,12 @@ def test_a_board_run_gives_json_markdown_and_plots(board_run, capsys):
     fpga = report["energy"]["fpga"]
     assert fpga["kind"] == "estimate"
     assert 0 < fpga["compute_nj"] < fpga["total"]["total"]
+    assert fpga["activity"]["sample_cycles"] == pytest.approx(latency["sample_cycles"])
+    # The energy plot's bars, the layers' and the one outside them, add up to the total.
+    bars = plots.energy_bar_values(fpga)
+    assert OUTSIDE_LAYERS in bars
+    plotted = sum(sum(parts.values()) for parts in bars.values())
+    assert plotted == pytest.approx(fpga["total"]["total"])
     assert report["matches_golden"] is True
     golden = run_golden(program, spikes)
     assert report["accuracy"] == pytest.approx(np.mean(golden.predictions == np.arange(3) % 5))
@@ -124,7 +137,7 @@ def test_a_board_run_gives_json_markdown_and_plots(board_run, capsys):
     assert hidden["synops_effective"] == pytest.approx(spikes.sum() / len(spikes) * 40)
 
     markdown = (out / "report.md").read_text()
-    for name in ("raster", "membranes", "cycles", "energy", "sparsity"):
+    for name in ("raster", "membranes", "compute_cycles", "energy", "sparsity"):
         assert (out / f"{name}.png").read_bytes()[:8] == PNG, name
         assert f"({name}.png)" in markdown
 
