@@ -31,6 +31,7 @@ from pathlib import Path
 
 from spikeloom.hw.params import EngineParams
 from spikeloom.sw.errors import SpikeloomError
+from spikeloom.sw.process import run_process
 from spikeloom.sw.runtime.codec import LinkLost
 
 from .build_cache import cached_build, digest, gateware_sources
@@ -155,7 +156,8 @@ def board_build(
             log_file.write(" ".join(command) + "\n")
             log_file.flush()
             try:
-                status = subprocess.run(
+                # make and the compilers stop with it on Ctrl-C or SIGTERM.
+                status = run_process(
                     command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=folder
                 ).returncode
             except OSError as error:

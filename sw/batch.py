@@ -12,7 +12,11 @@ from spikeloom.sw.errors import RunError
 from spikeloom.sw.result import Result, concat_results
 from tqdm import tqdm
 
-__all__ = ["run_in_batches"]
+__all__ = ["BATCH", "run_in_batches"]
+
+#: Samples per call of each backend: Ctrl-C costs at most one batch, and a cycle-accurate
+#: simulator's start-up (about 0.6 s for a cached Verilator build) is paid once per batch.
+BATCH = {"golden": 1024, "amaranth": 8, "verilator": 64, "icarus": 16}
 
 
 def _none_completed(program: Program, requested: int) -> Result:

@@ -21,9 +21,6 @@ __all__ = ["main", "build_parser"]
 
 #: Widest engine the command line builds: a word of lanes x 8 bits stays a manageable bus.
 MAX_LANES = 256
-#: Samples per call of a backend: Ctrl-C costs at most one batch, and a cycle-accurate
-#: simulator's start-up is paid once per batch.
-BATCH = {"golden": 1024, "amaranth": 8, "verilator": 64, "icarus": 16}
 #: Exit status after Ctrl-C, as a shell reports a process killed by SIGINT.
 INTERRUPTED = 130
 BOARD_CHOICES = ("icebreaker", "ulx3s-85f")
@@ -215,7 +212,8 @@ def _runner(args):
             raise InputError(
                 f"--waves {args.waves}: {args.backend} writes {' or '.join(formats)} files"
             )
-    return backend_runner(args.backend, _lanes(args), args.waves, progress=False)
+    # Runs in batches show one bar over all samples; a single waveform run shows the backend's.
+    return backend_runner(args.backend, _lanes(args), args.waves, progress=bool(args.waves))
 
 
 def _lanes(args) -> int:
@@ -305,14 +303,20 @@ def cmd_train(args):
     try:
         model, history = train(config, train_config, progress=not args.quiet)
     except TrainingInterrupted as stop:
-        if not stop.history:
-            raise _Stopped(f"{stop}; no epoch completed, nothing saved", INTERRUPTED) from None
-        save_checkpoint(out, stop.model, train_config, stop.history)
-        raise _Stopped(
-            f"{stop}; the checkpoint of epoch {len(stop.history)} is in {out}", INTERRUPTED
-        ) from None
+        if stop.history:
+            save_checkpoint(out, stop.model, train_config, stop.history)
+        raise _training_stopped(stop, out) from None
     save_checkpoint(out, model, train_config, history)
     print(f"float test accuracy {history[-1]['test_accuracy']:.4f}; checkpoint {out}")
+
+
+def _training_stopped(stop, checkpoint: Path) -> "_Stopped":
+    """What to say when training was interrupted (its checkpoint, if any, already saved)."""
+    if not stop.history:
+        return _Stopped(f"{stop}; no epoch completed, nothing saved", INTERRUPTED)
+    return _Stopped(
+        f"{stop}; the checkpoint of epoch {len(stop.history)} is in {checkpoint}", INTERRUPTED
+    )
 
 
 def cmd_compile(args):
@@ -373,10 +377,17 @@ def cmd_sim(args):
     program = load_program(args.program)
     spikes = _load_spikes(args.input)
     runner = _runner(args)
-    batch = (len(spikes) or 1) if args.waves else BATCH[args.backend]  # one waveform file
+    batch = _batch(args, len(spikes))
     result = _run_saving(runner, program, spikes, out, batch, args.backend)
     result.save(out)
     print(f"{result.samples} samples on {args.backend}{_cycles_text(result)}; results -> {out}")
+
+
+def _batch(args, samples: int) -> int:
+    """Samples per call of the backend: all of them when one waveform file must hold them."""
+    from spikeloom.sw.batch import BATCH
+
+    return max(samples, 1) if getattr(args, "waves", None) else BATCH[args.backend]
 
 
 def _cycles_text(result) -> str:
@@ -404,7 +415,7 @@ def cmd_eval(args):
     report = {"target": str(args.target), "dataset": dataset, "split": args.split}
     if isinstance(target, Program):
         runner = _runner(args)
-        batch = (len(x) or 1) if args.waves else BATCH[args.backend]
+        batch = _batch(args, len(x))
         try:
             result = _run_saving(runner, target, encode(target, x), out, batch, args.backend)
         except _Stopped as stopped:
@@ -647,7 +658,9 @@ def _load_build_report(path) -> dict:
 
 
 def cmd_demo(args):
+    from spikeloom.models.train import TrainingInterrupted
     from spikeloom.sw.demo import run_demo
+    from spikeloom.sw.errors import RunError
 
     if args.backend is not None:
         _not_with(args, "--board", "with --backend (the demo runs on one of them)")
@@ -664,14 +677,23 @@ def cmd_demo(args):
         from spikeloom.sim.registry import simulated_board_runner
 
         hw_runner = simulated_board_runner(_simulated_spec(board), progress=not args.quiet)
-    run_demo(
-        _output_folder(args.out, "checkpoint.pt"),
-        epochs=args.epochs,
-        quiet=args.quiet,
-        hw_backend=hw_backend,
-        hw_runner=hw_runner,
-        board_spec=_board_spec(board.removeprefix("sim:")) if board else None,
-    )
+    out = _output_folder(args.out, "checkpoint.pt")
+    try:
+        run_demo(
+            out,
+            epochs=args.epochs,
+            quiet=args.quiet,
+            hw_backend=hw_backend,
+            hw_runner=hw_runner,
+            board_spec=_board_spec(board.removeprefix("sim:")) if board else None,
+            hw_batch=_batch(args, 0) if args.backend not in (None, "golden") else None,
+        )
+    except TrainingInterrupted as stop:
+        raise _training_stopped(stop, out / "checkpoint.pt") from None
+    except RunError as error:
+        saved = out / "hw_result.npz"
+        where = f"their results are in {saved}" if error.result.samples else "none saved"
+        raise _Stopped(f"{error} ({where})", INTERRUPTED if error.interrupted else 1) from None
 
 
 def cmd_clean_cache(args):

@@ -16,12 +16,14 @@ from pathlib import Path
 
 from spikeloom.models.datasets import load_dataset
 from spikeloom.models.mlp import MLPConfig
-from spikeloom.models.train import TrainConfig, save_checkpoint, train
+from spikeloom.models.train import TrainConfig, TrainingInterrupted, save_checkpoint, train
+from spikeloom.sw.batch import run_in_batches
 from spikeloom.sw.compiler.compile import compile_model
 from spikeloom.sw.compiler.describe import describe_program
 from spikeloom.sw.compiler.encode import encode
-from spikeloom.sw.compiler.evaluate import Runner, evaluate_program, evaluate_target
+from spikeloom.sw.compiler.evaluate import Evaluation, Runner, evaluate_program, evaluate_target
 from spikeloom.sw.compiler.program import save_program
+from spikeloom.sw.errors import RunError
 from spikeloom.sw.reports.run_report import make_report, write_report
 from spikeloom.sw.reports.table import format_table, number
 from spikeloom.sw.result import Result
@@ -61,18 +63,28 @@ def run_demo(
     hw_backend: str | None = None,
     hw_runner: Runner | None = None,
     board_spec=None,
+    hw_batch: int | None = None,
 ) -> dict:
     """Train, compile, evaluate; with `hw_runner`, run the test set on it too. With
     `board_spec` (the board `hw_runner` simulates), also report latency and energy there and
-    write `report/` (`spikeloom report`)."""
+    write `report/` (`spikeloom report`). The hardware run goes in batches of `hw_batch`
+    samples (default: all in one) and its result is written to `hw_result.npz`, also when Ctrl-C or
+    a lost board stops it (`RunError` then, with the samples that completed).
+    `TrainingInterrupted` leaves the last whole epoch's checkpoint behind."""
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     train_config = TrainConfig(dataset="digits", epochs=epochs, seed=0)
-    model, history = train(MLPConfig(**DEMO_MODEL), train_config, progress=not quiet)
+    try:
+        model, history = train(MLPConfig(**DEMO_MODEL), train_config, progress=not quiet)
+    except TrainingInterrupted as stop:  # keep the last whole epoch, as `spikeloom train` does
+        if stop.history:
+            save_checkpoint(out / "checkpoint.pt", stop.model, train_config, stop.history)
+        raise
     save_checkpoint(out / "checkpoint.pt", model, train_config, history)
     train_seconds = time.perf_counter() - start
 
     program, _ = compile_model(model)
+    program.dataset = train_config.dataset
     save_program(program, out / "program")
     x, y = load_dataset("digits", "test")
     float_acc = evaluate_target(model, x, y).accuracy
@@ -87,7 +99,15 @@ def run_demo(
     costs = {"board": None, "clock_mhz": None, "latency_us": None, "energy_nj": None}
     if hw_runner is not None:
         start = time.perf_counter()
-        run = evaluate_program(program, x, y, hw_runner, hw_backend)
+        spikes = encode(program, x)
+        try:
+            result = run_in_batches(hw_runner, program, spikes, hw_batch or len(spikes), not quiet)
+        except RunError as error:  # the completed samples are kept, as `spikeloom sim` does
+            if error.result.samples:
+                error.result.save(out / "hw_result.npz")
+            raise
+        result.save(out / "hw_result.npz")
+        run = Evaluation(float((result.predictions == y).mean()), len(y), hw_backend, result)
         hw_seconds = time.perf_counter() - start
         hw = {
             "hw_backend": hw_backend,
@@ -120,6 +140,8 @@ def run_demo(
         rows.append([f"{hw_backend} time", number(hw_seconds, "s", suffix=True)])
     print(format_table(["metric", "value"], rows, "spikeloom demo (digits)"))
     written = [out / "summary.json", out / "program", out / "checkpoint.pt"]
+    if hw_runner is not None:
+        written.append(out / "hw_result.npz")
     if costs["board"] is not None:
         written.append(out / "report")
     print(f"\nwrote {', '.join(str(path) for path in written)}")

@@ -77,7 +77,8 @@ def test_bad_inputs_give_one_line_errors(workdir, tmp_path, capsys):
     (tmp_path / "junk.npy").write_text("not numpy")
     (tmp_path / "junk.pt").write_text("not torch")
     out = str(tmp_path / "r.npz")
-    assert "no such spikes .npy file" in _error(capsys, ["sim", program, "--input", "nope.npy", "--out", out])
+    missing = ["sim", program, "--input", "nope.npy", "--out", out]
+    assert "no such spikes .npy file" in _error(capsys, missing)
     assert "shape" in _error(
         capsys, ["sim", program, "--input", str(tmp_path / "wrong.npy"), "--out", out]
     )

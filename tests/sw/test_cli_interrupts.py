@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 import pytest
-from spikeloom.sw.cli import BATCH, INTERRUPTED, main
+from spikeloom.sw.batch import BATCH
+from spikeloom.sw.cli import INTERRUPTED, main
 from spikeloom.sw.compiler.golden import run_golden
 from spikeloom.sw.compiler.program import load_program, save_program
 from spikeloom.sw.result import load_result
@@ -200,3 +201,35 @@ def test_run_against_a_bridge_killed_mid_run_saves_the_completed_samples(tmp_pat
     result = load_result(out)
     assert result.requested == 400 and 5 <= result.samples < 400
     assert result.same_outputs(run_golden(program, spikes[: result.samples]))
+
+
+def test_demo_interrupted_in_training_or_on_the_hardware_keeps_what_finished(
+    tmp_path, monkeypatch, capsys
+):
+    import spikeloom.models.train as training
+    import spikeloom.sim.registry as registry
+    from spikeloom.models.train import load_checkpoint
+
+    _interrupt_on_call(monkeypatch, "spikeloom.models.train._train_epoch", 2, training._train_epoch)
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--epochs", "3", "--quiet"]) == INTERRUPTED
+    assert "after 1 of 3 epochs" in _last_line(capsys.readouterr().err)
+    assert len(load_checkpoint(out / "checkpoint.pt")[1]["history"]) == 1
+    monkeypatch.undo()
+
+    # The hardware run: the golden model stands in for Verilator, interrupted in batch 2.
+    golden = registry.backend_runner("golden")
+    calls = []
+
+    def interrupting(program, spikes):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return golden(program, spikes)
+
+    monkeypatch.setattr(registry, "backend_runner", lambda *args, **kwargs: interrupting)
+    argv = ["demo", "--out", str(out), "--epochs", "1", "--quiet", "--backend", "verilator"]
+    assert main(argv) == INTERRUPTED
+    err = _last_line(capsys.readouterr().err)
+    assert f"64 of 360 samples completed (their results are in {out}" in err, err
+    assert load_result(out / "hw_result.npz").samples == 64
