@@ -42,7 +42,7 @@ def bench(name, runner, program, spikes) -> dict:
         "lanes": result.lanes,
         "samples": len(spikes),
         "bit_exact": exact(program, spikes, result),
-        "cycles_per_inference": float(result.cycles.mean()),
+        "sample_cycles": float(result.cycles.mean()),
         "utilization_mean": float(util.mean()),
         "utilization_min": float(util.min()),
         "layer_cycles": result.counters["layer_cycles"].mean(axis=0).tolist(),
@@ -72,7 +72,7 @@ def digits_run(backend: str, lanes: int) -> dict:
         "seconds": seconds,
         "accuracy": float((result.predictions == y).mean()),
         "bit_exact": exact(program, spikes, result),
-        "cycles_per_inference": float(result.cycles.mean()),
+        "sample_cycles": float(result.cycles.mean()),
     }
 
 
@@ -102,7 +102,7 @@ def main():
                 backend,
                 record["samples"],
                 record["bit_exact"],
-                record["cycles_per_inference"],
+                record["sample_cycles"],
                 record["utilization_mean"],
                 record["utilization_min"],
                 round(record["cycles_per_second"]),
@@ -116,7 +116,7 @@ def main():
                 "backend",
                 "samples",
                 "bit-exact",
-                "cycles/inference",
+                "sample cycles",
                 "util (mean)",
                 "util (min)",
                 "sim cycles/s",
@@ -132,7 +132,7 @@ def main():
         print(
             f"\ndigits test split on {args.digits}: {digits['samples']} samples in "
             f"{digits['seconds']:.1f} s, accuracy {digits['accuracy']:.4f}, bit-exact "
-            f"{digits['bit_exact']}, {digits['cycles_per_inference']:.0f} cycles/inference"
+            f"{digits['bit_exact']}, {digits['sample_cycles']:.0f} sample cycles"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
