@@ -7,15 +7,30 @@ interrupted by Ctrl-C or by a lost board saves the samples that completed and sa
 
 import argparse
 import json
-import math
 import sys
 from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+from spikeloom.boards import BOARDS
 from spikeloom.hw.params import BURST_MAX, V_BITS, WEIGHT_BITS
 from spikeloom.models.datasets import DATASETS
+from spikeloom.sw.arguments import (
+    Parser,
+    int_in,
+    int_list,
+    leak_shift,
+    neuron_choice,
+    positive_float,
+)
 from spikeloom.sw.errors import InputError, SpikeloomError
+from spikeloom.sw.models_io import (
+    load_build_report,
+    load_labels,
+    load_spikes,
+    output_file,
+    output_folder,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -23,111 +38,10 @@ __all__ = ["main", "build_parser"]
 MAX_LANES = 256
 #: Exit status after Ctrl-C, as a shell reports a process killed by SIGINT.
 INTERRUPTED = 130
-BOARD_CHOICES = ("icebreaker", "ulx3s-85f")
+BOARD_CHOICES = tuple(BOARDS)
 SIMULATED_BOARDS = ("sim", *(f"sim:{name}" for name in BOARD_CHOICES))
 DEMO_BOARD = "sim:icebreaker"
 FLASH_DIR = "build/board"
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in every option's help (except None and flags), examples kept as written."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
-            return action.help
-        return super()._get_help_string(action)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error that points at the command's --help."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", _HelpFormatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# --- argument types: each names the value and the limit ---------------------------------------
-
-
-def _int_in(low: int, high: int | None = None):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            limit = f"{low}..{high}" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"{value} is out of range (must be {limit})")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
-
-
-def _positive_float(high: float | None = None):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value <= 0 or (high is not None and value > high):
-            limit = f"> 0 and <= {high:g}" if high is not None else "> 0"
-            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {limit})")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-def _leak(text: str):
-    if text.lower() == "none":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
-    # The membrane is at most 32 bits wide and the leak shifts it right: a shift beyond the
-    # widest membrane the compiler can choose would be a leak of nothing at all.
-    high = V_BITS.stop - 2
-    if not 0 <= value <= high:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (must be 0..{high} or 'none')")
-    return value
-
-
-def _int_list(low: int, high: int):
-    def parse(text: str) -> list[int]:
-        try:
-            values = [int(part) for part in text.split(",") if part.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated integers, got {text!r}"
-            ) from None
-        for value in values:
-            if not low <= value <= high:
-                raise argparse.ArgumentTypeError(f"{value} is out of range (must be {low}..{high})")
-        return values
-
-    parse.__name__ = "list"
-    return parse
-
-
-def _neuron_choice(text: str) -> dict[str, list[int]]:
-    """`layer:i,j;layer2:k` -> {"layer": [i, j], "layer2": [k]}."""
-    chosen = {}
-    for part in filter(None, text.split(";")):
-        name, _, indices = part.partition(":")
-        try:
-            chosen[name] = [int(i) for i in indices.split(",") if i]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected LAYER:I,J[;LAYER:K], got {text!r}"
-            ) from None
-        if not name or not chosen[name] or min(chosen[name]) < 0:
-            raise argparse.ArgumentTypeError(f"expected LAYER:I,J[;LAYER:K], got {text!r}")
-    return chosen
 
 
 # --- checks shared by the commands -------------------------------------------------------------
@@ -142,61 +56,6 @@ def _not_with(args, option: str, reason: str) -> None:
     """An option that does not apply here is an error, never silently ignored."""
     if _given(args, option.removeprefix("--").replace("-", "_")):
         raise InputError(f"{option} does not apply {reason}")
-
-
-def _output_file(path: str, suffix: str, option: str = "--out") -> Path:
-    """`path` exactly as given, which must end in `suffix` and not be a folder."""
-    path = Path(path)
-    if path.suffix != suffix:
-        raise InputError(f"{option} {path}: the file name must end in {suffix}")
-    if path.is_dir():
-        raise InputError(f"{option} {path} is a folder, not a {suffix} file")
-    return path
-
-
-def _output_folder(path: str, keeps: str, option: str = "--out") -> Path:
-    """A folder to write into: new, empty, or one that already holds `keeps` (rewritten)."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{option} {path} is a file, not a folder")
-    if path.is_dir() and any(path.iterdir()) and not (path / keeps).exists():
-        raise InputError(
-            f"{option} {path} is a folder with other files in it (no {keeps}); "
-            "give a new or empty folder"
-        )
-    return path
-
-
-def _load_array(path, what: str, option: str) -> np.ndarray:
-    """A `.npy` array file, with one-line errors for anything else."""
-    from spikeloom.sw.models_io import existing_file
-
-    path = existing_file(path, f"{what} .npy", option)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{option} {path}: not a .npy array ({first})") from None
-    if not isinstance(loaded, np.ndarray):  # np.load opens an .npz archive whatever its name
-        loaded.close()
-        raise InputError(f"{option} {path} is an .npz archive, not a .npy array")
-    return loaded
-
-
-def _load_spikes(path, option: str = "--input") -> np.ndarray:
-    return _load_array(path, "spikes", option)
-
-
-def _load_labels(path, samples: int) -> np.ndarray:
-    labels = _load_array(path, "labels", "--labels")
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise InputError(
-            f"--labels {path}: expected a 1-d integer array, got {labels.dtype} of "
-            f"shape {labels.shape}"
-        )
-    if len(labels) != samples:
-        raise InputError(f"--labels {path} has {len(labels)} labels for {samples} samples")
-    return labels
 
 
 def _runner(args):
@@ -274,7 +133,7 @@ def cmd_train(args):
         train,
     )
 
-    out = _output_file(args.out, ".pt")
+    out = output_file(args.out, ".pt")
     if args.neuron == "lifb" and args.burst_max is None:
         raise InputError(f"--neuron lifb needs --burst-max (2..{BURST_MAX})")
     try:
@@ -329,7 +188,7 @@ def cmd_compile(args):
     if args.no_eval:
         _not_with(args, "--dataset", "with --no-eval")
         _not_with(args, "--data-dir", "with --no-eval")
-    out = _output_folder(args.out, "program.yaml")
+    out = output_folder(args.out, "program.yaml")
     model, checkpoint = load_model(args.checkpoint)
     trained = checkpoint.get("train") or {}
     program, folds = compile_model(model, CompileOptions(v_bits=args.v_bits))
@@ -358,8 +217,8 @@ def cmd_encode(args):
     from spikeloom.sw.compiler.encode import encode
     from spikeloom.sw.compiler.program import load_program
 
-    out = _output_file(args.out, ".npy")
-    labels_out = _output_file(args.labels, ".npy", "--labels") if args.labels else None
+    out = output_file(args.out, ".npy")
+    labels_out = output_file(args.labels, ".npy", "--labels") if args.labels else None
     program = load_program(args.program)
     dataset, x, y = _load_data(args, program.dataset, args.split)
     spikes = encode(program, x)
@@ -373,9 +232,9 @@ def cmd_encode(args):
 def cmd_sim(args):
     from spikeloom.sw.compiler.program import load_program
 
-    out = _output_file(args.out, ".npz")
+    out = output_file(args.out, ".npz")
     program = load_program(args.program)
-    spikes = _load_spikes(args.input)
+    spikes = load_spikes(args.input)
     runner = _runner(args)
     batch = _batch(args, len(spikes))
     result = _run_saving(runner, program, spikes, out, batch, args.backend)
@@ -405,7 +264,7 @@ def cmd_eval(args):
     from spikeloom.sw.models_io import load_target
 
     target, recorded = load_target(args.target)
-    out = _output_file(args.out, ".npz") if args.out else None
+    out = output_file(args.out, ".npz") if args.out else None
     if not isinstance(target, Program):
         reason = "to a checkpoint: it is evaluated in float (compile it to run on a backend)"
         for option in ("--backend", "--lanes", "--waves", "--out"):
@@ -502,9 +361,9 @@ def cmd_run(args):
 
     _check_board_name(args.board)
     _check_board_lanes(args)
-    out = _output_file(args.out, ".npz")
+    out = output_file(args.out, ".npz")
     program = load_program(args.program)
-    spikes = check_spikes(program, _load_spikes(args.input))
+    spikes = check_spikes(program, load_spikes(args.input))
     if args.board.startswith("serial:"):
         from spikeloom.sw.runtime.serial import SerialTransport
 
@@ -569,7 +428,7 @@ def cmd_build(args):
         from spikeloom.sw.runtime.engine_stream import program_images
 
         images = program_images(load_program(args.program), spec.params)
-    out = _output_folder(args.out, "report.json")
+    out = output_folder(args.out, "report.json")
     try:
         report = build(
             spec,
@@ -614,18 +473,18 @@ def cmd_report(args):
     result = load_result(args.result)
     result.check_against(program)
     spec = _board_spec(args.board)
-    build = _load_build_report(args.build) if args.build else None
+    build = load_build_report(args.build) if args.build else None
     requested = result.requested or result.samples
     spikes = labels = None
     if args.input:
-        spikes = _load_spikes(args.input)
+        spikes = load_spikes(args.input)
         if len(spikes) != requested:
             raise InputError(
                 f"--input {args.input} has {len(spikes)} samples, the result was run on "
                 f"{requested}: they do not belong together"
             )
     if args.labels:
-        labels = _load_labels(args.labels, requested)
+        labels = load_labels(args.labels, requested)
     layers = {layer.name for layer in program.layers}
     for name in args.neurons or {}:
         if name not in layers:
@@ -633,7 +492,7 @@ def cmd_report(args):
     report = make_report(program, result, spec, build=build, input_spikes=spikes, labels=labels)
     result_path = Path(args.result)
     out = args.out or result_path.with_name(result_path.stem + "_report")
-    out = _output_folder(out, "report.json")
+    out = output_folder(out, "report.json")
     paths = write_report(
         report, program, result, out, input_spikes=spikes, sample=args.sample, neurons=args.neurons
     )
@@ -641,20 +500,6 @@ def cmd_report(args):
     if not result.complete:
         print(f"\nnote: the run stopped early: {result.samples} of {result.requested} samples")
     print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
-
-
-def _load_build_report(path) -> dict:
-    path = Path(path)
-    path = path / "report.json" if path.is_dir() else path
-    try:
-        build = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"--build: build report {path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"--build: {path} is not a build report ({error})") from None
-    if not isinstance(build, dict) or "clock_mhz" not in build:
-        raise InputError(f"--build: {path} is not a build report of `spikeloom build`")
-    return build
 
 
 def cmd_demo(args):
@@ -677,7 +522,7 @@ def cmd_demo(args):
         from spikeloom.sim.registry import simulated_board_runner
 
         hw_runner = simulated_board_runner(_simulated_spec(board), progress=not args.quiet)
-    out = _output_folder(args.out, "checkpoint.pt")
+    out = output_folder(args.out, "checkpoint.pt")
     try:
         run_demo(
             out,
@@ -718,7 +563,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     from spikeloom.sim.registry import BACKENDS  # the registry itself imports no simulator
 
-    parser = _Parser(
+    parser = Parser(
         prog="spikeloom",
         description=__doc__.split("\n\n")[0],
         epilog="The usual path: train -> compile -> encode -> sim or run -> report.\n"
@@ -750,7 +595,7 @@ def _default_lanes() -> int:
 def _add_lanes(parser, what: str) -> None:
     parser.add_argument(
         "--lanes",
-        type=_int_in(1, MAX_LANES),
+        type=int_in(1, MAX_LANES),
         default=None,
         help=f"{what} (default: {_default_lanes()})",
     )
@@ -790,34 +635,34 @@ def _add_model_commands(sub, backends):
     )
     _add_data_args(p, split=False)
     p.add_argument(
-        "--hidden", type=_int_list(1, 65536), default=[256], help="hidden widths, e.g. 256,128"
+        "--hidden", type=int_list(1, 65536), default=[256], help="hidden widths, e.g. 256,128"
     )
-    p.add_argument("--timesteps", type=_int_in(1, 4096), default=4, help="timesteps T")
+    p.add_argument("--timesteps", type=int_in(1, 4096), default=4, help="timesteps T")
     p.add_argument(
         "--encoder", default="analog", choices=("analog", "thermometer", "rate"), help="encoder"
     )
     p.add_argument("--neuron", default="lif", choices=("lif", "lifb"), help="neuron kind")
     p.add_argument(
         "--burst-max",
-        type=_int_in(1, BURST_MAX),
+        type=int_in(1, BURST_MAX),
         default=None,
         help=f"spikes per burst of a lifb neuron, 2..{BURST_MAX} (lif: 1)",
     )
-    p.add_argument("--leak-shift", type=_leak, default=1, help="k of tau=2^k, or 'none'")
+    p.add_argument("--leak-shift", type=leak_shift, default=1, help="k of tau=2^k, or 'none'")
     p.add_argument("--reset", default="subtract", choices=("zero", "subtract"), help="reset")
     p.add_argument(
         "--weight-bits",
-        type=_int_list(WEIGHT_BITS.start, WEIGHT_BITS.stop - 1),
+        type=int_list(WEIGHT_BITS.start, WEIGHT_BITS.stop - 1),
         default=None,
         help="bits per engine layer, e.g. 1,2 (default: all binary)",
     )
     p.add_argument(
         "--output", default="readout", choices=("readout", "spikes"), help="last layer's output"
     )
-    p.add_argument("--epochs", type=_int_in(1, 100000), default=60, help="training epochs")
-    p.add_argument("--batch-size", type=_int_in(2, 1 << 20), default=64, help="batch size")
-    p.add_argument("--lr", type=_positive_float(10.0), default=3e-3, help="peak learning rate")
-    p.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, help="random seed")
+    p.add_argument("--epochs", type=int_in(1, 100000), default=60, help="training epochs")
+    p.add_argument("--batch-size", type=int_in(2, 1 << 20), default=64, help="batch size")
+    p.add_argument("--lr", type=positive_float(10.0), default=3e-3, help="peak learning rate")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
 
@@ -832,7 +677,7 @@ def _add_model_commands(sub, backends):
     p.add_argument("--out", required=True, help="Program folder to write")
     p.add_argument(
         "--v-bits",
-        type=_int_in(V_BITS.start, V_BITS.stop - 1),
+        type=int_in(V_BITS.start, V_BITS.stop - 1),
         default=None,
         help="membrane width (default: the smallest that cannot overflow)",
     )
@@ -903,13 +748,13 @@ def _add_board_commands(sub):
     p.add_argument("--out", required=True, help="result file to write (.npz)")
     p.add_argument(
         "--baud",
-        type=_int_in(300, 100_000_000),
+        type=int_in(300, 100_000_000),
         default=None,
         help="line rate (default: 115200 on a serial port, 3000000 simulated)",
     )
     _add_lanes(p, "lanes of the engine of --board sim")
     p.add_argument(
-        "--timeout", type=_positive_float(3600), default=1.0, help="seconds to wait for a reply"
+        "--timeout", type=positive_float(3600), default=1.0, help="seconds to wait for a reply"
     )
     p.add_argument(
         "--readout-only",
@@ -931,7 +776,7 @@ def _add_board_commands(sub):
     _add_lanes(p, "lanes of the engine of --board sim")
     p.add_argument(
         "--baud",
-        type=_int_in(300, 100_000_000),
+        type=int_in(300, 100_000_000),
         default=None,
         help="the simulated UART's rate (default: 3000000)",
     )
@@ -948,12 +793,12 @@ def _add_board_commands(sub):
     p.add_argument("--out", required=True, help="build folder")
     p.add_argument(
         "--clock-mhz",
-        type=_positive_float(1000),
+        type=positive_float(1000),
         default=None,
         help="PLL clock (default: the board's)",
     )
-    p.add_argument("--baud", type=_int_in(300, 100_000_000), default=115200, help="UART rate")
-    p.add_argument("--seed", type=_int_in(0, 2**31 - 1), default=1, help="place-and-route seed")
+    p.add_argument("--baud", type=int_in(300, 100_000_000), default=115200, help="UART rate")
+    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=1, help="place-and-route seed")
 
     p = _command(
         sub,
@@ -984,10 +829,10 @@ def _add_board_commands(sub):
     p.add_argument("--build", help="build folder or report.json of `spikeloom build`: its clock")
     p.add_argument("--input", help="the run's input spikes .npy: traces and hidden layers")
     p.add_argument("--labels", help="labels .npy: accuracy")
-    p.add_argument("--sample", type=_int_in(0), default=0, help="sample shown in the plots")
+    p.add_argument("--sample", type=int_in(0), default=0, help="sample shown in the plots")
     p.add_argument(
         "--neurons",
-        type=_neuron_choice,
+        type=neuron_choice,
         default=None,
         help="membrane traces to plot, LAYER:I,J[;LAYER:K] (default: the liveliest)",
     )
@@ -1004,7 +849,7 @@ def _add_job_commands(sub, backends):
         cmd_demo,
     )
     p.add_argument("--out", default="runs/demo", help="output folder")
-    p.add_argument("--epochs", type=_int_in(1, 100000), default=60, help="training epochs")
+    p.add_argument("--epochs", type=int_in(1, 100000), default=60, help="training epochs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--board",
@@ -1034,9 +879,12 @@ def _add_job_commands(sub, backends):
 
 
 def main(argv=None) -> int:
+    from spikeloom.sw.process import sigterm_raises
+
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with sigterm_raises():  # `kill PID` saves what finished, as Ctrl-C does
+            args.func(args)
     except _Stopped as stopped:
         print(f"spikeloom: {stopped}", file=sys.stderr)
         return stopped.status

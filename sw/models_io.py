@@ -1,16 +1,32 @@
-"""Load what the user points the CLI at: a checkpoint or a Program directory."""
+"""Load and check what the user points the command line at: checkpoints, Program folders,
+data sets, spike and label arrays, build reports, and the files and folders it will write.
 
+Every problem is an `InputError` of one line naming the file (and the option that gave it)."""
+
+import json
 import pickle
 import zipfile
 from pathlib import Path
 
+import numpy as np
 from spikeloom.models.datasets import DatasetError, load_dataset
 from spikeloom.models.mlp import SpikingMLP
 from spikeloom.models.train import load_checkpoint
 from spikeloom.sw.compiler.program import Program, load_program
 from spikeloom.sw.errors import InputError
 
-__all__ = ["existing_file", "load_model", "load_target", "load_data"]
+__all__ = [
+    "existing_file",
+    "load_model",
+    "load_target",
+    "load_data",
+    "output_file",
+    "output_folder",
+    "load_array",
+    "load_spikes",
+    "load_labels",
+    "load_build_report",
+]
 
 
 def existing_file(path, kind: str, option: str = "") -> Path:
@@ -62,3 +78,70 @@ def load_data(dataset: str, split: str, data_dir=None):
         return load_dataset(dataset, split, data_dir)
     except DatasetError as error:
         raise InputError(str(error)) from None
+
+
+def output_file(path: str, suffix: str, option: str = "--out") -> Path:
+    """`path` exactly as given, which must end in `suffix` and not be a folder."""
+    path = Path(path)
+    if path.suffix != suffix:
+        raise InputError(f"{option} {path}: the file name must end in {suffix}")
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder, not a {suffix} file")
+    return path
+
+
+def output_folder(path: str, keeps: str, option: str = "--out") -> Path:
+    """A folder to write into: new, empty, or one that already holds `keeps` (rewritten)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path} is a file, not a folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / keeps).exists():
+        raise InputError(
+            f"{option} {path} is a folder with other files in it (no {keeps}); "
+            "give a new or empty folder"
+        )
+    return path
+
+
+def load_array(path, what: str, option: str) -> np.ndarray:
+    """A `.npy` array file, with one-line errors for anything else."""
+    path = existing_file(path, f"{what} .npy", option)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{option} {path}: not a .npy array ({first})") from None
+    if not isinstance(loaded, np.ndarray):  # np.load opens an .npz archive whatever its name
+        loaded.close()
+        raise InputError(f"{option} {path} is an .npz archive, not a .npy array")
+    return loaded
+
+
+def load_spikes(path, option: str = "--input") -> np.ndarray:
+    return load_array(path, "spikes", option)
+
+
+def load_labels(path, samples: int) -> np.ndarray:
+    labels = load_array(path, "labels", "--labels")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise InputError(
+            f"--labels {path}: expected a 1-d integer array, got {labels.dtype} of "
+            f"shape {labels.shape}"
+        )
+    if len(labels) != samples:
+        raise InputError(f"--labels {path} has {len(labels)} labels for {samples} samples")
+    return labels
+
+
+def load_build_report(path) -> dict:
+    path = Path(path)
+    path = path / "report.json" if path.is_dir() else path
+    try:
+        build = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"--build: build report {path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"--build: {path} is not a build report ({error})") from None
+    if not isinstance(build, dict) or "clock_mhz" not in build:
+        raise InputError(f"--build: {path} is not a build report of `spikeloom build`")
+    return build

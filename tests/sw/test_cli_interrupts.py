@@ -124,8 +124,9 @@ def test_eval_interrupted_reports_the_accuracy_so_far(workdir, tmp_path, monkeyp
     assert load_result(out).samples == 50
 
 
-def test_sim_interrupted_by_sigint_on_the_amaranth_backend(tmp_path):
-    """A real Ctrl-C to a real process: the batches before it are saved, bit-exact."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sim_interrupted_by_a_signal_on_the_amaranth_backend(tmp_path, signum):
+    """A real Ctrl-C (or `kill`) to a real process: the batches before it are saved, exact."""
     from tests.sw.test_device import small_program
 
     program, _ = small_program(3)
@@ -145,7 +146,7 @@ def test_sim_interrupted_by_sigint_on_the_amaranth_backend(tmp_path):
     while _progress("".join(seen), 64) < 16 and process.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    os.kill(process.pid, signal.SIGINT)
+    os.kill(process.pid, signum)
     assert process.wait(timeout=120) == INTERRUPTED
     reader.join()
     err = "".join(seen)

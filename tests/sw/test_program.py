@@ -115,8 +115,11 @@ def test_missing_array_and_missing_files(tmp_path, program):
     _edit_npz(path, lambda arrays: arrays.pop("l0.bias"))
     with pytest.raises(ProgramError, match="missing array l0.bias"):
         load_program(path)
-    with pytest.raises(ProgramError, match="missing program.yaml"):
+    with pytest.raises(ProgramError, match="no such Program folder"):
         load_program(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ProgramError, match="missing program.yaml"):
+        load_program(tmp_path / "empty")
 
 
 def test_garbage_files_are_rejected(tmp_path, program):

@@ -193,7 +193,8 @@ def test_bad_inputs_end_in_one_line(board_run, tmp_path, capsys):
     (tmp_path / "other.json").write_text(json.dumps({"board": "ulx3s-85f", "clock_mhz": 30}))
     assert _report(folder, "--build", str(tmp_path / "other.json")) == 1
     assert "not 'icebreaker'" in capsys.readouterr().err
-    assert _report(folder, "--neurons", "nope:1", "--out", str(tmp_path / "n")) == 1
+    spikes = ["--input", str(folder / "x.npy")]
+    assert _report(folder, *spikes, "--neurons", "nope:1", "--out", str(tmp_path / "n")) == 1
     assert "nope" in capsys.readouterr().err
     assert _report(folder, "--sample", "9", "--out", str(tmp_path / "s")) == 1
     assert "--sample 9" in capsys.readouterr().err
