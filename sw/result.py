@@ -1,6 +1,8 @@
 """What a backend returns for a batch of samples, and its `.npz` form (docs/program-format.md)."""
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,33 +145,50 @@ def concat_results(parts: list[Result], requested: int | None = None) -> Result:
 def load_result(path) -> Result:
     """A result file written by `Result.save` (`spikeloom sim` and `run` write them)."""
     path = Path(path)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise InputError(f"result file {path} {what}")
+    if not zipfile.is_zipfile(path):  # also what np.load would take for a pickle or a .npy
+        raise InputError(f"{path} is not a result file: not an .npz archive")
     try:
-        npz = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"result file {path} does not exist") from None
-    except (OSError, ValueError, EOFError) as error:
-        first = str(error).splitlines()[0] if str(error) else "empty"
-        raise InputError(f"{path} is not a result file ({first})") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise InputError(f"{path} is not a result file: a .npy array, not an .npz archive")
-    with npz:
-        if "readout" not in npz or "cycles" not in npz:
-            raise InputError(f"{path} is not a result file: it has no readout or cycles")
-        keys = list(npz.keys())
-        scalar = {
-            name: int(npz[name])
-            for name in ("lanes", "clock_hz", "baud", "requested")
-            if name in keys
-        }
-        return Result(
-            readout=npz["readout"],
-            spikes={k.removesuffix(".spikes"): npz[k] for k in keys if k.endswith(".spikes")},
-            cycles=npz["cycles"],
-            counters={
-                k.removeprefix("counters."): npz[k] for k in keys if k.startswith("counters.")
-            },
-            params=json.loads(str(npz["params"])) if "params" in keys else None,
-            link_bytes=npz["link_bytes"] if "link_bytes" in keys else None,
-            seconds=npz["seconds"] if "seconds" in keys else None,
-            **scalar,
-        )
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{path} is not a result file: unreadable ({first})") from None
+    return _result_from_arrays(path, arrays)
+
+
+def _result_from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> Result:
+    def integers(key: str, ndim: int) -> np.ndarray:
+        array = arrays[key]
+        if array.dtype.kind not in "iu" or array.ndim != ndim:
+            raise InputError(
+                f"{path} is not a result file: {key} is {array.dtype} of {array.ndim} "
+                f"dimensions, expected {ndim}-d integers"
+            )
+        return array
+
+    if "readout" not in arrays or "cycles" not in arrays:
+        raise InputError(f"{path} is not a result file: it has no readout or cycles")
+    scalar = {
+        name: int(integers(name, 0))
+        for name in ("lanes", "clock_hz", "baud", "requested")
+        if name in arrays
+    }
+    try:
+        params = json.loads(str(arrays["params"])) if "params" in arrays else None
+    except json.JSONDecodeError:
+        raise InputError(f"{path} is not a result file: its params are not JSON") from None
+    return Result(
+        readout=integers("readout", 2),
+        spikes={k.removesuffix(".spikes"): integers(k, 3) for k in arrays if k.endswith(".spikes")},
+        cycles=integers("cycles", 1),
+        counters={
+            k.removeprefix("counters."): integers(k, 2) for k in arrays if k.startswith("counters.")
+        },
+        params=params,
+        link_bytes=integers("link_bytes", 2) if "link_bytes" in arrays else None,
+        seconds=arrays["seconds"] if "seconds" in arrays else None,
+        **scalar,
+    )

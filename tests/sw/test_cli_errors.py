@@ -31,6 +31,9 @@ def files(tmp_path_factory):
     )
     x = np.load(root / "x.npy")
     run_golden(load_program(program), x[:5]).save(root / "r5.npz")
+    result = (root / "r5.npz").read_bytes()
+    (root / "truncated.npz").write_bytes(result[: len(result) // 2])
+    np.savez(root / "strings.npz", readout=np.array(["a"]), cycles=np.zeros(1, np.int64))
 
     (root / "empty.npy").write_bytes(b"")
     (root / "text.npy").write_text("not numpy\n")
@@ -206,6 +209,9 @@ CASES = [
     ("report {f}/nope.npz --program {f}/program --board icebreaker", "does not exist"),
     ("report {f}/x.npy --program {f}/program --board icebreaker", "is not a result file"),
     ("report {f}/empty.npy --program {f}/program --board icebreaker", "is not a result file"),
+    ("report {f}/folder --program {f}/program --board icebreaker", "is a folder"),
+    ("report {f}/truncated.npz --program {f}/program --board icebreaker", "not an .npz archive"),
+    ("report {f}/strings.npz --program {f}/program --board icebreaker", "expected 2-d integers"),
     (
         "report {f}/r5.npz --program {f}/program --board icebreaker --input {f}/x.npy",
         "has 360 samples, the result was run on 5",
