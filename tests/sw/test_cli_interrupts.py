@@ -234,3 +234,29 @@ def test_demo_interrupted_in_training_or_on_the_hardware_keeps_what_finished(
     err = _last_line(capsys.readouterr().err)
     assert f"64 of 360 samples completed (their results are in {out}" in err, err
     assert load_result(out / "hw_result.npz").samples == 64
+
+
+def test_a_bridge_whose_board_dies_exits_with_a_message(tmp_path):
+    """The simulated board's harness killed under `spikeloom bridge`: the bridge says why in
+    one line and exits 1, rather than serving a dead board."""
+    from tests.sw.test_device import small_program
+
+    program, _ = small_program(5)
+    save_program(program, tmp_path / "p")
+    command = [sys.executable, "-m", "spikeloom.sw.cli", "bridge", str(tmp_path / "p")]
+    bridge = subprocess.Popen(
+        [*command, "--lanes", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert bridge.stdout.readline().startswith("simulated board on ")
+        children = subprocess.run(
+            ["pgrep", "-P", str(bridge.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) == 1, children  # the Verilator harness
+        os.kill(int(children[0]), signal.SIGKILL)
+        assert bridge.wait(timeout=30) == 1
+    finally:
+        bridge.kill()
+        bridge.wait()
+    err = bridge.stderr.read()
+    assert err.startswith("spikeloom: error: the bridge stopped: ") and err.count("\n") == 1, err
