@@ -26,7 +26,16 @@ from spikeloom.hw.params import (
 from spikeloom.models.datasets import DATASETS
 from spikeloom.sw.errors import InputError, ProgramError
 
-__all__ = ["FORMAT", "Layer", "Program", "load_program", "save_program", "check_spikes"]
+__all__ = [
+    "FORMAT",
+    "Layer",
+    "Program",
+    "load_program",
+    "save_program",
+    "check_spikes",
+    "check_name",
+    "reject_unknown_keys",
+]
 
 FORMAT = "spikeloom.program/1"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -138,7 +147,7 @@ class Program:
         n_in = self.inputs
         for index, layer in enumerate(self.layers):
             where = f"layer {index} ({layer.name!r})"
-            _check_name(index, layer.name)
+            check_name(f"layer {index}", layer.name)
             if layer.name in names or layer.name == "encoder":
                 raise ProgramError(f"{where}: name is used twice or reserved")
             names.add(layer.name)
@@ -149,10 +158,10 @@ class Program:
         return self
 
 
-def _check_name(index: int, name) -> None:
-    # Names key the npz arrays as `<name>.weight`, so they must be plain identifiers.
+def check_name(where: str, name) -> None:
+    """Names key the npz arrays (`<name>.weight`), so they must be plain identifiers."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ProgramError(f"layer {index}: name {name!r} is not an identifier")
+        raise ProgramError(f"{where}: name {name!r} is not an identifier")
 
 
 def _check_int(what: str, value, low: int, high: int | None = None) -> None:
@@ -271,7 +280,7 @@ def load_program(path: str | Path) -> Program:
     fmt = header.get("format")
     if fmt != FORMAT:
         raise ProgramError(f"format: {fmt!r} is not supported (this reader knows {FORMAT!r})")
-    _reject_unknown_keys(header_file.name, header, _TOP_KEYS)
+    reject_unknown_keys(header_file.name, header, _TOP_KEYS)
     for key in ("timesteps", "inputs", "layers"):
         if key not in header:
             raise ProgramError(f"{header_file}: missing key {key!r}")
@@ -287,12 +296,12 @@ def load_program(path: str | Path) -> Program:
     for index, entry in enumerate(header["layers"]):
         if not isinstance(entry, dict):
             raise ProgramError(f"layers[{index}]: expected a mapping")
-        _reject_unknown_keys(f"layers[{index}]", entry, _LAYER_KEYS)
+        reject_unknown_keys(f"layers[{index}]", entry, _LAYER_KEYS)
         missing = [key for key in _LAYER_KEYS if key not in entry]
         if missing:
             raise ProgramError(f"layers[{index}]: missing key {missing[0]!r}")
         name = entry["name"]
-        _check_name(index, name)
+        check_name(f"layer {index}", name)
         tensors = {}
         for key in ("weight", "threshold", "bias"):
             if f"{name}.{key}" not in arrays:
@@ -320,7 +329,7 @@ def load_program(path: str | Path) -> Program:
     if encoder is not None and not (isinstance(encoder, dict) and "kind" in encoder):
         raise ProgramError("encoder: expected a mapping with a 'kind'")
     if encoder is not None and encoder["kind"] in _ENCODER_KEYS:
-        _reject_unknown_keys("encoder", encoder, _ENCODER_KEYS[encoder["kind"]])
+        reject_unknown_keys("encoder", encoder, _ENCODER_KEYS[encoder["kind"]])
     dataset = header.get("dataset")
     if dataset is not None and dataset not in DATASETS:
         raise ProgramError(f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}")
@@ -340,7 +349,8 @@ def load_program(path: str | Path) -> Program:
     return program.validate()
 
 
-def _reject_unknown_keys(where: str, mapping: dict, allowed) -> None:
+def reject_unknown_keys(where: str, mapping: dict, allowed) -> None:
+    """A typo must not pass silently: name the first key not in `allowed`, and the closest."""
     unknown = [key for key in mapping if key not in allowed]
     if unknown:
         key = unknown[0]
