@@ -301,14 +301,15 @@ def cmd_eval(args):
 
 
 def cmd_info(args):
-    from spikeloom.sw.compiler.describe import describe_program
-    from spikeloom.sw.compiler.program import load_program
-    from spikeloom.sw.models_io import load_model
+    from spikeloom.sw.compiler.describe import describe_graph, describe_program
+    from spikeloom.sw.compiler.program import Program
+    from spikeloom.sw.models_io import load_any_program, load_model
 
     path = Path(args.path)
     if path.is_dir():
-        program = load_program(path)
-        print(describe_program(program))
+        program = load_any_program(path)
+        describe = describe_program if isinstance(program, Program) else describe_graph
+        print(describe(program))
         if program.dataset:
             print(f"trained on {program.dataset}")
         return

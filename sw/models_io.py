@@ -9,14 +9,18 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import yaml
 from spikeloom.models.datasets import DatasetError, load_dataset
 from spikeloom.models.mlp import SpikingMLP
 from spikeloom.models.train import load_checkpoint
+from spikeloom.sw.compiler.graph import Graph, load_graph
+from spikeloom.sw.compiler.program import FORMAT as CHAIN_FORMAT
 from spikeloom.sw.compiler.program import Program, load_program
 from spikeloom.sw.errors import InputError
 
 __all__ = [
     "existing_file",
+    "load_any_program",
     "load_model",
     "load_target",
     "load_data",
@@ -60,6 +64,14 @@ def load_model(path) -> tuple[SpikingMLP, dict]:
     ) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{path}: not a usable spikeloom checkpoint ({first})") from None
+
+
+def load_any_program(path) -> Program | Graph:
+    """A Program folder of either format: a chain of dense layers (format 1) as `Program`,
+    which every backend runs, and a graph (format 2) as `Graph`."""
+    graph = load_graph(path)  # reads and validates both formats
+    header = yaml.safe_load((Path(path) / "program.yaml").read_text())
+    return load_program(path) if header.get("format") == CHAIN_FORMAT else graph
 
 
 def load_target(path) -> tuple[SpikingMLP | Program, str | None]:

@@ -2,10 +2,11 @@
 
 from spikeloom.sw.compiler.compile import LayerFold
 from spikeloom.sw.compiler.fit import layer_widths
+from spikeloom.sw.compiler.graph import Graph
 from spikeloom.sw.compiler.program import Program
 from spikeloom.sw.reports.table import format_table
 
-__all__ = ["describe_program", "describe_folds"]
+__all__ = ["describe_program", "describe_graph", "weight_bits_stored", "describe_folds"]
 
 
 def describe_program(program: Program) -> str:
@@ -47,6 +48,77 @@ def describe_program(program: Program) -> str:
         "sum_bits",
     ]  # z_bits, sum_bits: widths that hold one step's current and the unsaturated sum
     return format_table(headers, rows, title)
+
+
+def _shape(shape) -> str:
+    return "x".join(str(size) for size in shape)
+
+
+def weight_bits_stored(graph: Graph) -> int:
+    """Distinct weight bits: each weight tensor counted once, however many projections use it."""
+    return sum(weight.values.size * weight.bits for weight in graph.weights.values())
+
+
+def describe_graph(graph: Graph) -> str:
+    """The populations and the projections of a format-2 Program, as two tables."""
+    populations = [
+        [
+            population.name,
+            _shape(population.shape),
+            population.neuron,
+            population.burst_max,
+            "none" if population.leak_shift is None else population.leak_shift,
+            population.reset,
+            population.v_bits,
+            f"{population.threshold.min()}..{population.threshold.max()}",
+            _shape(population.threshold.shape),
+            f"{population.bias.min()}..{population.bias.max()}",
+            "-"
+            if population.scan is None
+            else f"axis {population.scan.axis}, group {population.scan.group}, "
+            f"carry >> {population.scan.carry_shift}",
+        ]
+        for population in graph.populations
+    ]
+    projections = []
+    for projection in graph.projections:
+        weight = graph.weights.get(projection.weight)
+        detail = {
+            "axis": f"axis {projection.axis}",
+            "conv": f"stride {list(projection.stride)}, padding {list(projection.padding)}, "
+            f"groups {projection.groups}",
+        }.get(projection.kind, "")
+        projections.append(
+            [
+                f"{projection.source} -> {projection.target}",
+                projection.kind,
+                projection.weight or "-",
+                _shape(weight.values.shape) if weight else "-",
+                weight.bits if weight else "-",
+                projection.gain_shift,
+                detail or "-",
+            ]
+        )
+    encoder = (graph.encoder or {}).get("kind", "none")
+    title = (
+        f"Program (graph): T={graph.timesteps}, input {graph.input_name} "
+        f"{_shape(graph.input_shape)}, {len(graph.populations)} populations, "
+        f"{len(graph.projections)} projections, encoder {encoder}"
+    )
+    headers = ["population", "shape", "neuron", "M", "leak", "reset", "v_bits", "theta"]
+    headers += ["theta shape", "bias", "scan"]
+    stored = weight_bits_stored(graph)
+    return "\n\n".join(
+        [
+            format_table(headers, populations, title),
+            format_table(
+                ["projection", "kind", "weight", "weight shape", "bits", "gain_shift", "options"],
+                projections,
+                f"Projections, in the order they add; {len(graph.weights)} weight tensors, "
+                f"{stored:,} weight bits stored once",
+            ),
+        ]
+    )
 
 
 def describe_folds(folds: list[LayerFold]) -> str:

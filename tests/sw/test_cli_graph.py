@@ -1,0 +1,32 @@
+"""Format-2 (graph) Programs on the command line."""
+
+import numpy as np
+from spikeloom.sw.cli import main
+from spikeloom.sw.compiler.graph import Graph, Population, Projection, Weight, save_graph
+
+
+def small_graph() -> Graph:
+    """[2, 3, 4] input -> token mixing along H (shared 3x3 weight) -> a readout of 5."""
+    ones = np.ones((1, 1, 1), np.int32)
+    mixed = Population("mixed", (2, 3, 4), "lif", 2 * ones, 0 * ones, leak_shift=1)
+    head = Population("head", (5,), "readout", np.ones((1,), np.int32), np.zeros((1,), np.int32))
+    rng = np.random.default_rng(0)
+    weights = {
+        "mix_h": Weight("mix_h", 1, rng.choice([-1, 1], (3, 3)).astype(np.int8)),
+        "head": Weight("head", 2, rng.integers(-2, 2, (24, 5)).astype(np.int8)),
+    }
+    projections = [
+        Projection("x", "mixed", "axis", weight="mix_h", axis=1),
+        Projection("x", "mixed", "identity", gain_shift=1),
+        Projection("mixed", "head", "dense", weight="head"),
+    ]
+    return Graph(4, "x", (2, 3, 4), [mixed, head], weights, projections).validate()
+
+
+def test_info_describes_a_graph_program(tmp_path, capsys):
+    save_graph(small_graph(), tmp_path / "g")
+    assert main(["info", str(tmp_path / "g")]) == 0
+    out = capsys.readouterr().out
+    assert "Program (graph): T=4, input x 2x3x4, 2 populations, 3 projections" in out
+    assert "x -> mixed     axis      mix_h   3x3" in out and "axis 1" in out
+    assert "2 weight tensors, 249 weight bits stored once" in out  # 9 x 1 + 120 x 2
