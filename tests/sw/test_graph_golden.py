@@ -31,7 +31,7 @@ from spikeloom.sw.errors import InputError
 from .graph_loop_reference import run_graph_sample
 
 SEED = int(os.environ.get("SPIKELOOM_SEED", "20240611"))
-GRAPHS = 250
+GRAPHS = 500
 SAMPLES = 3
 
 
