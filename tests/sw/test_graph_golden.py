@@ -1,0 +1,507 @@
+"""The format-2 golden model against a plain loop on random graphs, against hand-computed cases
+for every projection kind and the scan neuron, and against the format-1 golden model on
+format-1 Programs read as graphs.
+
+The sweeps print their seed; set `SPIKELOOM_SEED` to rerun one with another.
+"""
+
+import os
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from spikeloom.sw.compiler import graph_golden
+from spikeloom.sw.compiler.golden import run_golden
+from spikeloom.sw.compiler.graph import (
+    Graph,
+    Population,
+    Projection,
+    Scan,
+    Weight,
+    graph_from_chain,
+)
+from spikeloom.sw.compiler.graph_golden import run_graph_golden
+from spikeloom.sw.compiler.random_graph import random_graph, random_graph_spikes
+from spikeloom.sw.compiler.random_program import edge_programs, random_program, random_spikes
+from spikeloom.sw.errors import InputError
+
+from .graph_loop_reference import run_graph_sample
+
+SEED = int(os.environ.get("SPIKELOOM_SEED", "20240611"))
+GRAPHS = 500
+SAMPLES = 3
+
+
+def seeded(offset: int) -> np.random.Generator:
+    print(f"seed {SEED} (SPIKELOOM_SEED), offset {offset}")
+    return np.random.default_rng([SEED, offset])
+
+
+def assert_matches_loop(graph: Graph, spikes: np.ndarray, where: str) -> None:
+    result = run_graph_golden(graph, spikes, record_membranes=True)
+    assert set(result.spikes) == {p.name for p in graph.populations if p.spiking}, where
+    assert set(result.membranes) == {p.name for p in graph.populations}, where
+    for sample in range(len(spikes)):
+        readout, counts, membranes = run_graph_sample(graph, spikes[sample])
+        assert result.readout[sample].tolist() == readout, f"{where}, sample {sample}: readout"
+        for name, steps in counts.items():
+            got = result.spikes[name][sample].reshape(graph.timesteps, -1).tolist()
+            assert got == steps, f"{where}, sample {sample}: spikes of {name}"
+        for name, steps in membranes.items():
+            got = result.membranes[name][sample].reshape(graph.timesteps, -1).tolist()
+            assert got == steps, f"{where}, sample {sample}: membranes of {name}"
+
+
+# --- (a) the batched model against the plain loop ---------------------------------------------
+
+
+def test_random_graphs_match_the_loop_reference():
+    rng = seeded(0)
+    for index in range(GRAPHS):
+        graph = random_graph(rng)
+        spikes = random_graph_spikes(rng, graph, SAMPLES)
+        assert_matches_loop(graph, spikes, f"graph {index} (seed {SEED})")
+
+
+def test_random_graphs_cover_every_rule():
+    """The sweep above draws from this generator: check that it reaches every rule."""
+    rng = seeded(0)
+    seen = Counter()
+    for _ in range(GRAPHS):
+        graph = random_graph(rng)
+        spikes = random_graph_spikes(rng, graph, SAMPLES)
+        result = run_graph_golden(graph, spikes, record_membranes=True)
+        seen.update(features(graph, result))
+    expected = {
+        "dense",
+        "axis",
+        "axis summing an axis",
+        "conv",
+        "conv stride > 1",
+        "conv padding",
+        "conv groups",
+        "conv depthwise",
+        "identity",
+        "gain_shift",
+        "shared weight",
+        "several projections into one population",
+        "skip from the input",
+        "skip past a population",
+        "threshold per channel",
+        "threshold per token",
+        "threshold all ones",
+        "threshold full",
+        "bias broadcast",
+        "lif",
+        "lifb",
+        "scan",
+        "readout",
+        "burst > 1",
+        "zero reset",
+        "subtract reset",
+        "no leak",
+        "leak 0",
+        "leak > 0",
+        "scan shorter last group",
+        "scan carry_shift 0",
+        "scan carry_shift > 0",
+        "saturated high",
+        "saturated low",
+        "spiking last population",
+    }
+    assert expected <= set(seen), f"never drawn: {sorted(expected - set(seen))}"
+
+
+def features(graph: Graph, result) -> set[str]:
+    found = set()
+    order = {graph.input_name: -1, **{p.name: i for i, p in enumerate(graph.populations)}}
+    for projection in graph.projections:
+        found.add(projection.kind)
+        source, target = graph.shape_of(projection.source), graph.shape_of(projection.target)
+        if projection.gain_shift:
+            found.add("gain_shift")
+        if projection.kind == "axis" and any(
+            t == 1 < s for d, (s, t) in enumerate(zip(source, target)) if d != projection.axis
+        ):
+            found.add("axis summing an axis")
+        if projection.kind == "conv":
+            if max(projection.stride) > 1:
+                found.add("conv stride > 1")
+            if max(projection.padding) > 0:
+                found.add("conv padding")
+            if projection.groups > 1:
+                found.add("conv groups")
+                if projection.groups == source[0] == target[0]:
+                    found.add("conv depthwise")
+        if order[projection.target] - order[projection.source] > 1:
+            found.add("skip past a population")
+    uses = Counter(p.weight for p in graph.projections if p.weight is not None)
+    if any(count > 1 for count in uses.values()):
+        found.add("shared weight")
+    for population in graph.populations:
+        into = graph.projections_into(population.name)
+        if len(into) > 1:
+            found.add("several projections into one population")
+            if any(p.source == graph.input_name for p in into[1:]):
+                found.add("skip from the input")
+        found.add(population.neuron)
+        if population.neuron != "readout":
+            found.add(f"{population.reset} reset")
+        shape, theta = population.shape, population.threshold.shape
+        if len(shape) == 3 and shape[0] > 1 and theta == (shape[0], 1, 1) != shape:
+            found.add("threshold per channel")
+        if len(shape) == 3 and shape[0] > 1 and theta == (1, *shape[1:]) != shape:
+            found.add("threshold per token")
+        if population.size > 1 and theta == (1,) * len(shape):
+            found.add("threshold all ones")
+        if population.size > 1 and theta == shape:
+            found.add("threshold full")
+        if population.bias.shape != shape:
+            found.add("bias broadcast")
+        if population.neuron == "scan":
+            scan = population.scan
+            if scan.group < shape[scan.axis] and shape[scan.axis] % scan.group:
+                found.add("scan shorter last group")
+            found.add("scan carry_shift 0" if scan.carry_shift == 0 else "scan carry_shift > 0")
+        else:
+            k = population.leak_shift
+            found.add("no leak" if k is None else "leak 0" if k == 0 else "leak > 0")
+        if population.spiking and (result.spikes[population.name] > 1).any():
+            found.add("burst > 1")
+        low, high = -(1 << (population.v_bits - 1)), (1 << (population.v_bits - 1)) - 1
+        membranes = result.membranes[population.name]
+        # After a spike the membrane is reset, so a saturated h shows as high - n * theta.
+        theta_full = np.broadcast_to(population.threshold, shape)
+        counts = result.spikes.get(population.name, np.zeros_like(membranes))
+        h_if_subtract = membranes + counts * theta_full
+        if (membranes == high).any() or (
+            population.reset == "subtract" and (h_if_subtract == high).any()
+        ):
+            found.add("saturated high")
+        if (membranes == low).any():
+            found.add("saturated low")
+    if graph.populations[-1].spiking:
+        found.add("spiking last population")
+    return found
+
+
+@pytest.mark.parametrize("path", ["float64", "int64"])
+def test_wide_product_paths_match_the_loop_reference(monkeypatch, path):
+    """Products run in float32 whenever their bound allows, so random graphs rarely reach the
+    float64 and int64 paths: force them."""
+    monkeypatch.setattr(graph_golden, "FLOAT32_EXACT", 0)
+    if path == "int64":
+        monkeypatch.setattr(graph_golden, "FLOAT64_EXACT", 0)
+    rng = seeded(1)
+    for index in range(25):
+        graph = random_graph(rng)
+        runs = [graph_golden._ProjectionRun(graph, p) for p in graph.projections]
+        kinds = {run.dtype for run in runs if run.projection.kind != "identity"}
+        assert kinds <= {getattr(torch, path)}
+        spikes = random_graph_spikes(rng, graph, SAMPLES)
+        assert_matches_loop(graph, spikes, f"graph {index} ({path}, seed {SEED})")
+
+
+def test_reduced_float32_precision_falls_back_to_float64():
+    graph = random_graph(np.random.default_rng(3))
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("medium")  # bfloat16 products: not exact
+        runs = [graph_golden._ProjectionRun(graph, p) for p in graph.projections]
+        assert torch.float32 not in {run.dtype for run in runs}
+    finally:
+        torch.set_float32_matmul_precision(before)
+    runs = [graph_golden._ProjectionRun(graph, p) for p in graph.projections]
+    assert all(run.dtype != torch.float64 for run in runs)
+
+
+def test_batches_give_the_same_result():
+    rng = seeded(2)
+    for _ in range(10):
+        graph = random_graph(rng)
+        spikes = random_graph_spikes(rng, graph, 7)
+        whole = run_graph_golden(graph, spikes, record_membranes=True)
+        parts = run_graph_golden(graph, spikes, record_membranes=True, batch_size=3)
+        assert whole.same_outputs(parts)
+        for name in whole.membranes:
+            assert np.array_equal(whole.membranes[name], parts.membranes[name])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), populations=st.integers(1, 6))
+def test_property_random_graphs_match_the_loop_reference(seed, populations):
+    rng = np.random.default_rng(seed)
+    graph = random_graph(rng, max_populations=populations, max_size=4)
+    assert_matches_loop(graph, random_graph_spikes(rng, graph, 2), f"hypothesis seed {seed}")
+
+
+def test_spikes_are_checked():
+    graph = random_graph(np.random.default_rng(0))
+    with pytest.raises(InputError, match="shape"):
+        run_graph_golden(graph, np.zeros((1, graph.timesteps + 1, *graph.input_shape)))
+    spikes = np.full((1, graph.timesteps, *graph.input_shape), 2)
+    with pytest.raises(InputError, match="0 or 1"):
+        run_graph_golden(graph, spikes)
+
+
+# --- (b) hand-computed cases ------------------------------------------------------------------
+
+
+def population(name, shape, neuron="readout", threshold=1, bias=0, **settings) -> Population:
+    rank = len(shape)
+    threshold, bias = np.asarray(threshold, np.int32), np.asarray(bias, np.int32)
+    return Population(
+        name=name,
+        shape=tuple(shape),
+        neuron=neuron,
+        threshold=threshold.reshape((1,) * rank) if threshold.ndim == 0 else threshold,
+        bias=bias.reshape((1,) * rank) if bias.ndim == 0 else bias,
+        **settings,
+    )
+
+
+def weight(name, values, bits=8) -> Weight:
+    return Weight(name, bits, np.asarray(values, np.int8))
+
+
+def run(input_shape, populations, projections, weights, spikes, **options):
+    spikes = np.asarray(spikes, np.uint8)
+    graph = Graph(
+        timesteps=spikes.shape[1],
+        input_name="x",
+        input_shape=tuple(input_shape),
+        populations=populations,
+        weights={w.name: w for w in weights},
+        projections=projections,
+    ).validate()
+    result = run_graph_golden(graph, spikes, record_membranes=True, **options)
+    assert_matches_loop(graph, spikes, "hand-computed case")
+    return result
+
+
+MIX = [[1, 2], [3, -1], [-2, 5]]  # [3, 2]: three source positions mixed into two
+
+
+def test_axis_projection_along_h_of_chw():
+    # x[c, s, w], c in 0..1, s (H) in 0..2, w in 0..1; z[c, u, w] = sum_s x[c, s, w] MIX[s][u].
+    x = [[[1, 0], [1, 1], [0, 1]], [[0, 1], [0, 0], [1, 1]]]
+    result = run(
+        (2, 3, 2),
+        [population("out", (2, 2, 2))],
+        [Projection("x", "out", "axis", weight="mix", axis=1)],
+        [weight("mix", MIX)],
+        [[x]],
+    )
+    # c0: u0 = (1*1 + 1*3 + 0*-2, 0*1 + 1*3 + 1*-2) = (4, 1); u1 = (2 - 1 + 0, 0 - 1 + 5) = (1, 4)
+    # c1: u0 = (0 + 0 - 2, 1 + 0 - 2) = (-2, -1); u1 = (0 + 0 + 5, 2 + 0 + 5) = (5, 7)
+    assert result.readout.tolist() == [[4, 1, 1, 4, -2, -1, 5, 7]]
+    assert result.membranes["out"][0, 0].tolist() == [[[4, 1], [1, 4]], [[-2, -1], [5, 7]]]
+
+
+@pytest.mark.parametrize(
+    "axis, target, values, expected",
+    [
+        # Mixing along axis 1, summing axis 0: per-column sums of x are (2, 1, 1), so
+        # z[0, u] = 2 MIX[0][u] + MIX[1][u] + MIX[2][u] = (2 + 3 - 2, 4 - 1 + 5).
+        (1, (1, 2), MIX, [3, 8]),
+        # Mixing along axis 0 (two rows into two), summing axis 1: row sums of x are (2, 2),
+        # so z[u, 0] = 2 W[0][u] + 2 W[1][u] = (2 + 4, -2 + 6).
+        (0, (2, 1), [[1, -1], [2, 3]], [6, 4]),
+    ],
+)
+def test_axis_projection_summing_an_axis(axis, target, values, expected):
+    result = run(
+        (2, 3),
+        [population("out", target)],
+        [Projection("x", "out", "axis", weight="w", axis=axis)],
+        [weight("w", values)],
+        [[[[1, 0, 1], [1, 1, 0]]]],
+    )
+    assert result.readout.tolist() == [expected]
+
+
+def test_conv_with_stride_padding_and_groups():
+    # Two groups: output channels 0, 1 read input channel 0; 2, 3 read input channel 1.
+    # Output (y, x) reads rows 2y - 1 + ky and columns 2x - 1 + kx, ky, kx in 0..1.
+    x = [[[1, 0, 1], [0, 1, 1], [1, 1, 0]], [[0, 1, 0], [1, 0, 0], [0, 1, 1]]]
+    kernels = [
+        [[[1, 2], [3, 4]]],
+        [[[-1, 0], [0, 1]]],
+        [[[2, -1], [1, 1]]],
+        [[[0, 0], [0, 5]]],
+    ]
+    result = run(
+        (2, 3, 3),
+        [population("out", (4, 2, 2))],
+        [Projection("x", "out", "conv", weight="k", stride=(2, 2), padding=(1, 1), groups=2)],
+        [weight("k", kernels)],
+        [[x]],
+    )
+    expected = [
+        # (0,0): x0[0,0]*4; (0,1): x0[0,1]*3 + x0[0,2]*4; (1,0): x0[1,0]*2 + x0[2,0]*4;
+        # (1,1): x0[1,1]*1 + x0[1,2]*2 + x0[2,1]*3 + x0[2,2]*4
+        [[4, 4], [4, 6]],
+        [[1, 1], [1, -1]],
+        [[0, 1], [-1, 2]],
+        [[0, 0], [0, 5]],
+    ]
+    assert result.membranes["out"][0, 0].tolist() == expected
+    # The same numbers as torch's conv2d on integer tensors (a cross-correlation).
+    torch_z = torch.nn.functional.conv2d(
+        torch.tensor([x]), torch.tensor(kernels), stride=2, padding=1, groups=2
+    )
+    assert torch_z[0].tolist() == expected
+
+
+def test_identity_with_gain_shift():
+    # z = 8 c; no leak: v = (0 + 8 + 1, 0 + 0 + 0, 0 + 8 - 1) then (9 + 8 + 1, 0 + 8, 7 + 0 - 1).
+    result = run(
+        (3,),
+        [population("out", (3,), bias=[1, 0, -1])],
+        [Projection("x", "out", "identity", gain_shift=3)],
+        [],
+        [[[1, 0, 1], [1, 1, 0]]],
+    )
+    assert result.membranes["out"][0].tolist() == [[9, 0, 7], [18, 8, 6]]
+    assert result.readout.tolist() == [[18, 8, 6]]
+
+
+SCAN_Z = [5, 7, 3, -3, 9, 6, 3]
+
+
+@pytest.mark.parametrize(
+    "reset, counts, resets",
+    [
+        # Groups [0, 1, 2], [3, 4, 5], [6]; carry = (r + 2) >> 2; theta 4, burst_max 2.
+        # p0: h 5, n 1, r 1, carry 0.   p1: h 7, n 1, r 3, carry 1.   p2: h 1+3 = 4, n 1, r 0.
+        # p3 (new group): h -3, r -3, carry (-1) >> 2 = -1.   p4: h -1+9 = 8, n 2, r 0, carry 0.
+        # p5: h 6, n 1, r 2, carry 1.   p6 (new, shorter group): the carry is dropped, h 3.
+        ("subtract", [1, 1, 1, 0, 2, 1, 0], [1, 3, 0, -3, 0, 2, 3]),
+        # p0: h 5, n 1, r 0.   p1: h 7, n 1, r 0.   p2: h 3, n 0, r 3 (its carry 1 is dropped).
+        # p3: h -3, carry -1.   p4: h 8, n 2, r 0.   p5: h 6, n 1, r 0.   p6: h 3.
+        ("zero", [1, 1, 0, 0, 2, 1, 0], [0, 0, 3, -3, 0, 0, 3]),
+    ],
+)
+def test_scan_group_of_3_on_a_line_of_7(reset, counts, resets):
+    scan = Scan(axis=0, group=3, carry_shift=2)
+    result = run(
+        (1,),
+        [
+            population("s", (7,), "scan", threshold=4, burst_max=2, reset=reset, scan=scan),
+            population("out", (7,)),
+        ],
+        [
+            Projection("x", "s", "dense", weight="z"),
+            Projection("s", "out", "identity"),
+        ],
+        [weight("z", [SCAN_Z])],
+        [[[1], [1]]],
+    )
+    # No state is kept between timesteps: the same input gives the same walk twice.
+    assert result.spikes["s"][0].tolist() == [counts, counts]
+    assert result.membranes["s"][0].tolist() == [resets, resets]
+    assert result.readout.tolist() == [[2 * n for n in counts]]
+
+
+def test_lifb_burst_adds_the_weight_once_per_spike():
+    # h = 1 + 6 = 7 >= 2, 4, 6: a burst of 3, which adds (-2, 5) three times.
+    result = run(
+        (1,),
+        [
+            population("b", (1,), "lifb", threshold=2, bias=6, burst_max=3),
+            population("out", (2,)),
+        ],
+        [
+            Projection("x", "b", "dense", weight="one"),
+            Projection("b", "out", "dense", weight="w"),
+        ],
+        [weight("one", [[1]]), weight("w", [[-2, 5]])],
+        [[[1]]],
+    )
+    assert result.spikes["b"].tolist() == [[[3]]]
+    assert result.readout.tolist() == [[-6, 15]]
+
+
+def test_two_projections_share_one_weight():
+    # p fires on every neuron (h = c + 1 >= 1): counts (1, 1, 1); x = (1, 0, 1).
+    # z = x MIX + 2 (p MIX) = (1 - 2, 2 + 5) + 2 (1 + 3 - 2, 2 - 1 + 5) = (-1 + 4, 7 + 12).
+    result = run(
+        (3,),
+        [population("p", (3,), "lif", bias=1), population("out", (2,))],
+        [
+            Projection("x", "p", "identity"),
+            Projection("x", "out", "dense", weight="mix"),
+            Projection("p", "out", "dense", weight="mix", gain_shift=1),
+        ],
+        [weight("mix", MIX)],
+        [[[1, 0, 1]]],
+    )
+    assert result.spikes["p"].tolist() == [[[1, 1, 1]]]
+    assert result.readout.tolist() == [[3, 19]]
+
+
+def test_saturation_at_both_ends():
+    # v_bits 8: z = (127, -128) * 2^7 = (16256, -16384) saturates h to (127, -128) every step;
+    # neuron 0 fires and keeps 127 - 100 = 27, neuron 1 stays at -128.
+    result = run(
+        (1,),
+        [
+            population("p", (2,), "lif", threshold=[100, 1], v_bits=8, reset="subtract", bias=0),
+            population("out", (2,), bias=[100, -100], v_bits=8),
+        ],
+        [
+            Projection("x", "p", "dense", weight="big", gain_shift=7),
+            Projection("p", "out", "dense", weight="none"),
+        ],
+        [weight("big", [[127, -128]]), weight("none", [[0, 0], [0, 0]], bits=2)],
+        [[[1], [1], [0]]],
+    )
+    assert result.membranes["p"][0].tolist() == [[27, -128], [27, -128], [27, -128]]
+    assert result.spikes["p"][0].tolist() == [[1, 0], [1, 0], [0, 0]]
+    # The readout integrates its bias alone and saturates: 100, 127, 127 and -100, -128, -128.
+    assert result.membranes["out"][0].tolist() == [[100, -100], [127, -128], [127, -128]]
+
+
+def test_spiking_last_population_reads_out_counts_summed_over_time():
+    # theta per channel: channel 0 fires on every input spike, channel 1 never.
+    result = run(
+        (2, 1, 2),
+        [population("p", (2, 1, 2), "lif", threshold=[[[1]], [[100]]], reset="zero")],
+        [Projection("x", "p", "identity")],
+        [],
+        [[[[[1, 0]], [[1, 1]]], [[[1, 1]], [[0, 1]]]]],
+    )
+    assert result.readout.tolist() == [[2, 1, 0, 0]]
+    assert "p" in result.spikes and result.spikes["p"].shape == (1, 2, 2, 1, 2)
+
+
+# --- (c) format 1 read as a graph -------------------------------------------------------------
+
+
+def assert_same_as_format_one(program, spikes, where: str) -> None:
+    expected = run_golden(program, spikes, trace=True)
+    got = run_graph_golden(graph_from_chain(program), spikes, record_membranes=True)
+    assert np.array_equal(got.readout, expected.readout), where
+    assert got.spikes.keys() == expected.spikes.keys(), where
+    for name in expected.spikes:
+        assert np.array_equal(got.spikes[name], expected.spikes[name]), f"{where}: {name}"
+    assert got.membranes.keys() == expected.membranes.keys(), where
+    for name in expected.membranes:
+        assert np.array_equal(got.membranes[name], expected.membranes[name]), f"{where}: {name}"
+
+
+def test_format_one_programs_match_run_golden():
+    rng = seeded(3)
+    for index in range(200):
+        program = random_program(rng)
+        spikes = random_spikes(rng, program, 16)
+        assert_same_as_format_one(program, spikes, f"program {index} (seed {SEED})")
+
+
+@pytest.mark.parametrize("name", sorted(edge_programs()))
+def test_format_one_edge_programs_match_run_golden(name):
+    program, spikes = edge_programs()[name]
+    assert_same_as_format_one(program, spikes, name)
