@@ -7,6 +7,7 @@ samples of the broken batch that completed).
 """
 
 import numpy as np
+from spikeloom.sw.compiler.graph import Graph, check_graph_spikes
 from spikeloom.sw.compiler.program import Program, check_spikes
 from spikeloom.sw.errors import RunError
 from spikeloom.sw.result import Result, concat_results
@@ -19,7 +20,7 @@ __all__ = ["BATCH", "run_in_batches"]
 BATCH = {"golden": 1024, "amaranth": 8, "verilator": 64, "icarus": 16}
 
 
-def _none_completed(program: Program, requested: int) -> Result:
+def _none_completed(program: Program | Graph, requested: int) -> Result:
     return Result(
         readout=np.zeros((0, program.outputs), np.int64),
         spikes={},
@@ -29,13 +30,14 @@ def _none_completed(program: Program, requested: int) -> Result:
 
 
 def run_in_batches(
-    runner, program: Program, spikes, batch: int, progress: bool = False, desc: str = "run"
+    runner, program: Program | Graph, spikes, batch: int, progress: bool = False, desc: str = "run"
 ) -> Result:
     """`runner(program, spikes)` in batches of `batch` samples, with one progress bar over all.
 
     Raises `RunError` (`sw.errors`; `interrupted` on Ctrl-C) holding the samples that
     completed, and the number asked for as the result's `requested`."""
-    spikes = check_spikes(program, spikes)
+    check = check_graph_spikes if isinstance(program, Graph) else check_spikes
+    spikes = check(program, spikes)
     total = len(spikes)
     starts = list(range(0, total, batch)) or [0]
     parts: list[Result] = []

@@ -160,12 +160,13 @@ def load_result(path) -> Result:
 
 
 def _result_from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> Result:
-    def integers(key: str, ndim: int) -> np.ndarray:
+    def integers(key: str, *ndims: int) -> np.ndarray:
         array = arrays[key]
-        if array.dtype.kind not in "iu" or array.ndim != ndim:
+        if array.dtype.kind not in "iu" or array.ndim not in ndims:
+            expected = str(ndims[0]) if len(ndims) == 1 else f"{ndims[0]} to {ndims[-1]}"
             raise InputError(
                 f"{path} is not a result file: {key} is {array.dtype} of {array.ndim} "
-                f"dimensions, expected {ndim}-d integers"
+                f"dimensions, expected {expected}-d integers"
             )
         return array
 
@@ -182,7 +183,9 @@ def _result_from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> Result:
         raise InputError(f"{path} is not a result file: its params are not JSON") from None
     return Result(
         readout=integers("readout", 2),
-        spikes={k.removesuffix(".spikes"): integers(k, 3) for k in arrays if k.endswith(".spikes")},
+        spikes={
+            k.removesuffix(".spikes"): integers(k, 3, 4, 5) for k in arrays if k.endswith(".spikes")
+        },
         cycles=integers("cycles", 1),
         counters={
             k.removeprefix("counters."): integers(k, 2) for k in arrays if k.startswith("counters.")

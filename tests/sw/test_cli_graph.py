@@ -30,3 +30,25 @@ def test_info_describes_a_graph_program(tmp_path, capsys):
     assert "Program (graph): T=4, input x 2x3x4, 2 populations, 3 projections" in out
     assert "x -> mixed     axis      mix_h   3x3" in out and "axis 1" in out
     assert "2 weight tensors, 249 weight bits stored once" in out  # 9 x 1 + 120 x 2
+
+
+def test_sim_runs_a_graph_program_on_the_golden_model_only(tmp_path, capsys):
+    from spikeloom.sw.compiler.graph_golden import run_graph_golden
+    from spikeloom.sw.result import load_result
+
+    graph = small_graph()
+    save_graph(graph, tmp_path / "g")
+    spikes = (np.random.default_rng(1).random((7, 4, 2, 3, 4)) < 0.4).astype(np.uint8)
+    np.save(tmp_path / "x.npy", spikes)
+    argv = ["sim", str(tmp_path / "g"), "--input", str(tmp_path / "x.npy")]
+    assert main([*argv, "--out", str(tmp_path / "r.npz")]) == 0
+    result = load_result(tmp_path / "r.npz")
+    assert result.same_outputs(run_graph_golden(graph, spikes))
+    assert result.spikes["mixed"].shape == (7, 4, 2, 3, 4)
+
+    assert main([*argv, "--out", str(tmp_path / "r.npz"), "--backend", "amaranth"]) == 1
+    assert "a graph Program (format 2) runs on --backend golden" in capsys.readouterr().err
+    np.save(tmp_path / "flat.npy", spikes.reshape(7, 4, 24))
+    argv = ["sim", str(tmp_path / "g"), "--input", str(tmp_path / "flat.npy")]
+    assert main([*argv, "--out", str(tmp_path / "r.npz")]) == 1
+    assert "expected (samples, 4, 2, 3, 4)" in capsys.readouterr().err
