@@ -1,7 +1,10 @@
 """The Program format `spikeloom.program/2`: a graph of populations, shared weights and
 projections. Load, save and validate; a format-1 Program reads as the graph it is.
 
-`docs/program-format.md` describes the files and `docs/semantics.md` the arithmetic. In short:
+`docs/program-format.md` ("Format 2") describes the files: every key, its type and allowed
+values, the arrays and their broadcast shapes, and how format 1 reads as format 2.
+`docs/semantics.md` (section 8) gives the arithmetic: the projection kinds, the order of
+updates, bursts, gain shifts, outputs and the scan neuron's walk. In short:
 populations (tensors of neurons of rank 1..3, thresholds and biases at a broadcast shape) are
 updated in list order at every timestep; each first sums the projections into it (`dense`,
 `axis`, `conv`, `identity`, from the input or populations listed before it, at the same
@@ -47,7 +50,8 @@ __all__ = [
 ]
 
 GRAPH_FORMAT = "spikeloom.program/2"
-#: Neuron kinds of a population: section 2's three and the scan neuron.
+#: Neuron kinds of a population: the three of docs/semantics.md section 2, and the scan neuron
+#: (section 8.5).
 NEURONS = ("lif", "lifb", "readout", "scan")
 #: Projection kinds.
 KINDS = ("dense", "axis", "conv", "identity")
