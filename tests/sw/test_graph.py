@@ -3,6 +3,7 @@ malformed file, made the way a user would make it (by editing a saved Program's 
 
 import re
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -604,10 +605,18 @@ def test_broken_files(tmp_path, saved):
     _rejects(saved, "missing program.npz (is this a Program folder?)")
 
 
-def test_corrupted_member_data(saved):
-    """A flipped byte inside a compressed array: zlib or the CRC check catches it."""
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.75])
+def test_corrupted_member_data(saved, fraction):
+    """A flipped byte inside an array's compressed data: zlib or the CRC check catches it."""
+    with zipfile.ZipFile(saved / "program.npz") as archive:
+        member = max(archive.infolist(), key=lambda info: info.compress_size)
     data = bytearray((saved / "program.npz").read_bytes())
-    data[len(data) // 3] ^= 0xFF
+    # The data follows the member's local header: 30 bytes, its name and its extra field.
+    header = member.header_offset
+    name_length = int.from_bytes(data[header + 26 : header + 28], "little")
+    extra_length = int.from_bytes(data[header + 28 : header + 30], "little")
+    start = header + 30 + name_length + extra_length
+    data[start + int(member.compress_size * fraction)] ^= 0xFF
     (saved / "program.npz").write_bytes(bytes(data))
     _rejects(saved, "program.npz: unreadable")
 
