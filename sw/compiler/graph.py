@@ -1,7 +1,10 @@
 """The Program format `spikeloom.program/2`: a graph of populations, shared weights and
 projections. Load, save and validate; a format-1 Program reads as the graph it is.
 
-`docs/program-format.md` describes the files and `docs/semantics.md` the arithmetic. In short:
+`docs/program-format.md` ("Format 2") describes the files: every key, its type and allowed
+values, the arrays and their broadcast shapes, and how format 1 reads as format 2.
+`docs/semantics.md` (section 8) gives the arithmetic: the projection kinds, the order of
+updates, bursts, gain shifts, outputs and the scan neuron's walk. In short:
 populations (tensors of neurons of rank 1..3, thresholds and biases at a broadcast shape) are
 updated in list order at every timestep; each first sums the projections into it (`dense`,
 `axis`, `conv`, `identity`, from the input or populations listed before it, at the same
@@ -10,6 +13,7 @@ many projections use them. Validation names the field and the value of anything 
 """
 
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +22,14 @@ import yaml
 from spikeloom.hw.params import BURST_MAX, RESET_KINDS, V_BITS, WEIGHT_BITS, v_range, weight_range
 from spikeloom.models.datasets import DATASETS
 from spikeloom.sw.compiler.program import (
-    FORMAT as CHAIN_FORMAT,
-)
-from spikeloom.sw.compiler.program import (
+    _ENCODER_KEYS,
     Program,
     check_name,
     load_program,
     reject_unknown_keys,
+)
+from spikeloom.sw.compiler.program import (
+    FORMAT as CHAIN_FORMAT,
 )
 from spikeloom.sw.errors import InputError, ProgramError
 
@@ -45,14 +50,19 @@ __all__ = [
 ]
 
 GRAPH_FORMAT = "spikeloom.program/2"
-#: Neuron kinds of a population: section 2's three and the scan neuron.
+#: Neuron kinds of a population: the three of docs/semantics.md section 2, and the scan neuron
+#: (section 8.5).
 NEURONS = ("lif", "lifb", "readout", "scan")
 #: Projection kinds.
 KINDS = ("dense", "axis", "conv", "identity")
 #: Largest `gain_shift`: weights times 2^g stay a shift of the weight.
 MAX_GAIN_SHIFT = 7
-#: Name no input, population or weight may take (the arrays file uses it as a prefix).
+#: Prefix of the weight arrays in `program.npz` (`weight.<name>`).
 RESERVED = "weight"
+#: Names no input or population may take: they prefix other arrays in `program.npz`.
+RESERVED_NAMES = (RESERVED, "encoder")
+#: `burst_max` allowed per neuron kind.
+_BURSTS = {"lif": (1, 1), "lifb": (2, BURST_MAX), "readout": (1, 1), "scan": (1, BURST_MAX)}
 
 _TOP_KEYS = (
     "format",
@@ -65,6 +75,7 @@ _TOP_KEYS = (
     "dataset",
 )
 _POPULATION_KEYS = ("name", "shape", "neuron", "burst_max", "leak_shift", "reset", "v_bits", "scan")
+_SCAN_KEYS = ("axis", "group", "carry_shift")
 _PROJECTION_KEYS = {
     "dense": ("source", "target", "kind", "weight", "gain_shift"),
     "axis": ("source", "target", "kind", "weight", "gain_shift", "axis"),
@@ -186,7 +197,8 @@ class Graph:
 
     def shape_of(self, name: str) -> tuple[int, ...]:
         """The shape of the input or of a population."""
-        return self.input_shape if name == self.input_name else self.population(name).shape
+        shape = self.input_shape if name == self.input_name else self.population(name).shape
+        return tuple(int(size) for size in shape)
 
     def projections_into(self, name: str) -> list[Projection]:
         return [projection for projection in self.projections if projection.target == name]
@@ -223,34 +235,38 @@ def conv_output_shape(
 
 
 def _weight_shape(projection: Projection, source: tuple, target: tuple, where: str) -> tuple:
-    """The weight shape `projection` needs between `source` and `target`; raises when the two
-    shapes cannot be joined by it."""
+    """The weight shape `projection` needs between `source` and `target` (a conv: its first two
+    sizes, the kernel being free); raises when the two shapes cannot be joined by it."""
     kind = projection.kind
     if kind == "dense":
         return (int(np.prod(source)), int(np.prod(target)))
     if kind == "identity":
         if source != target:
-            raise ProgramError(f"{where}: identity needs equal shapes, got {source} -> {target}")
+            raise ProgramError(
+                f"{where}: identity needs equal shapes, got {list(source)} -> {list(target)}"
+            )
         return ()
     if kind == "axis":
         axis = projection.axis
         if len(source) != len(target):
             raise ProgramError(
-                f"{where}: axis needs source and target of one rank, got {source} -> {target}"
+                f"{where}: axis needs source and target of one rank, got {list(source)} -> "
+                f"{list(target)}"
             )
         _check_int(f"{where}: axis", axis, 0, len(source) - 1)
         for other, (s, t) in enumerate(zip(source, target, strict=True)):
             if other != axis and t not in (s, 1):
                 raise ProgramError(
-                    f"{where}: target axis {other} has size {t}; it must equal the source's "
-                    f"({s}) or be 1 (summed)"
+                    f"{where}: target axis {other} has size {t}; off the mixed axis ({axis}) it "
+                    f"must equal the source's ({s}) or be 1 (summed)"
                 )
         return (source[axis], target[axis])
     # conv
     if len(source) != 3 or len(target) != 3:
-        raise ProgramError(f"{where}: conv needs [C, H, W] shapes, got {source} -> {target}")
+        raise ProgramError(
+            f"{where}: conv needs [C, H, W] shapes, got {list(source)} -> {list(target)}"
+        )
     groups = projection.groups
-    _check_int(f"{where}: groups", groups, 1)
     if source[0] % groups or target[0] % groups:
         raise ProgramError(
             f"{where}: groups {groups} must divide the source's {source[0]} and the target's "
@@ -262,12 +278,12 @@ def _weight_shape(projection: Projection, source: tuple, target: tuple, where: s
 # --- validation -----------------------------------------------------------------------------
 
 
-def _check_int(what: str, value, low: int, high: int | None = None) -> None:
+def _check_int(what: str, value, low: int, high: int | None = None, why: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ProgramError(f"{what}: expected an integer, got {value!r}")
     if value < low or (high is not None and value > high):
         limit = f">= {low}" if high is None else f"in {low}..{high}"
-        raise ProgramError(f"{what}: {value} is out of range (must be {limit})")
+        raise ProgramError(f"{what}: {value} is out of range (must be {limit}{why})")
 
 
 def _check_shape(what: str, shape) -> tuple[int, ...]:
@@ -278,39 +294,67 @@ def _check_shape(what: str, shape) -> tuple[int, ...]:
     return tuple(int(size) for size in shape)
 
 
+def _check_pair(what: str, pair, low: int) -> None:
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        raise ProgramError(f"{what}: expected two integers [rows, columns], got {pair!r}")
+    for axis, value in enumerate(pair):
+        _check_int(f"{what}[{axis}]", value, low)
+
+
 def _validate(graph: Graph) -> None:
     _check_int("timesteps", graph.timesteps, 1)
-    # Weights have a namespace of their own (`weight.<name>` in the arrays file), so a layer's
-    # population and its weight may share a name, as format 1's do.
-    names = [graph.input_name, *(p.name for p in graph.populations)]
-    for name in names:
-        check_name("input and populations", name)
-        if name == RESERVED or names.count(name) > 1:
-            raise ProgramError(f"name {name!r} is used twice or reserved ({RESERVED!r})")
-    for name in graph.weights:
-        check_name("weights", name)
+    _check_names(graph)
     _check_shape("input.shape", graph.input_shape)
     if not graph.populations:
         raise ProgramError("populations: a Program needs at least one population")
     for index, population in enumerate(graph.populations):
-        _validate_population(population, f"populations[{index}] ({population.name!r})")
+        where = f"populations[{index}] ({population.name!r})"
+        _validate_population(population, where)
         if population.neuron == "readout" and index != len(graph.populations) - 1:
             raise ProgramError(
-                f"populations[{index}] ({population.name!r}): a readout must be listed last"
+                f"{where}: a readout must be listed last (it emits no spikes, and its membrane "
+                "is the Program's output)"
             )
-    for name, weight in graph.weights.items():
-        _validate_weight(weight, f"weights ({name!r})")
+    for index, (name, weight) in enumerate(graph.weights.items()):
+        _validate_weight(weight, f"weights[{index}] ({name!r})")
     order = {graph.input_name: -1, **{p.name: i for i, p in enumerate(graph.populations)}}
-    used = {}
+    used: dict[str, tuple[int, Projection]] = {}
     for index, projection in enumerate(graph.projections):
-        where = f"projections[{index}] ({projection.source} -> {projection.target})"
-        _validate_projection(graph, projection, where, order, used)
-    for population in graph.populations:
+        _validate_projection(graph, projection, index, order, used)
+    for index, population in enumerate(graph.populations):
         if not graph.projections_into(population.name):
-            raise ProgramError(f"population {population.name!r}: no projection into it")
-    unused = sorted(set(graph.weights) - set(used))
-    if unused:
-        raise ProgramError(f"weights ({unused[0]!r}): no projection uses it")
+            raise ProgramError(
+                f"populations[{index}] ({population.name!r}): no projection into it (every "
+                "population needs at least one)"
+            )
+    for index, name in enumerate(graph.weights):
+        if name not in used:
+            raise ProgramError(f"weights[{index}] ({name!r}): no projection uses it")
+
+
+def _check_names(graph: Graph) -> None:
+    seen: dict[str, str] = {}
+    _claim_name("input", graph.input_name, seen)
+    for index, population in enumerate(graph.populations):
+        _claim_name(f"populations[{index}]", population.name, seen)
+    for index, (name, weight) in enumerate(graph.weights.items()):
+        check_name(f"weights[{index}]", name)
+        if weight.name != name:
+            raise ProgramError(f"weights[{index}]: listed as {name!r} but named {weight.name!r}")
+
+
+def _claim_name(where: str, name, seen: dict[str, str]) -> None:
+    """The input and the populations share one namespace (a population keys its arrays as
+    `<name>.threshold`); weights have their own (`weight.<name>`), so a format-1 layer's
+    population and weight can share its name. `seen` maps names taken so far to their owner."""
+    check_name(where, name)
+    if name in RESERVED_NAMES:
+        raise ProgramError(
+            f"{where}: name {name!r} is reserved (it prefixes other arrays in program.npz)"
+        )
+    if name in seen:
+        raise ProgramError(f"{where}: name {name!r} is already taken by {seen[name]}")
+    seen[name] = "the input" if where == "input" else where
 
 
 def _validate_population(population: Population, where: str) -> None:
@@ -320,13 +364,21 @@ def _validate_population(population: Population, where: str) -> None:
     if population.reset not in RESET_KINDS:
         raise ProgramError(f"{where}: reset {population.reset!r} is not one of {RESET_KINDS}")
     _check_int(f"{where}: v_bits", population.v_bits, V_BITS.start, V_BITS.stop - 1)
-    low_burst, high_burst = {"lif": (1, 1), "lifb": (2, BURST_MAX), "readout": (1, 1)}.get(
-        population.neuron, (1, BURST_MAX)
+    low_burst, high_burst = _BURSTS[population.neuron]
+    _check_int(
+        f"{where}: burst_max",
+        population.burst_max,
+        low_burst,
+        high_burst,
+        f" for a {population.neuron} neuron",
     )
-    _check_int(f"{where}: burst_max", population.burst_max, low_burst, high_burst)
     if population.neuron == "scan":
         if population.leak_shift is not None:
-            raise ProgramError(f"{where}: a scan neuron has no leak_shift (it must be null)")
+            raise ProgramError(
+                f"{where}: leak_shift must be null for a scan neuron (it keeps no membrane "
+                f"between timesteps; scan.carry_shift sets the decay), got "
+                f"{population.leak_shift!r}"
+            )
         scan = population.scan
         if not isinstance(scan, Scan):
             raise ProgramError(f"{where}: a scan neuron needs scan: {{axis, group, carry_shift}}")
@@ -335,10 +387,13 @@ def _validate_population(population: Population, where: str) -> None:
         _check_int(f"{where}: scan.carry_shift", scan.carry_shift, 0, population.v_bits - 1)
     else:
         if population.scan is not None:
-            raise ProgramError(f"{where}: scan applies to scan neurons only")
+            raise ProgramError(
+                f"{where}: scan applies to scan neurons only (this one is {population.neuron})"
+            )
         if population.leak_shift is not None:
             _check_int(f"{where}: leak_shift", population.leak_shift, 0, population.v_bits - 1)
     v_low, v_high = v_range(population.v_bits)
+    # A threshold must be a representable membrane value, or the neuron could never fire.
     for key, low in (("threshold", 1), ("bias", v_low)):
         array = getattr(population, key)
         if not isinstance(array, np.ndarray) or array.dtype != np.int32:
@@ -348,8 +403,8 @@ def _validate_population(population: Population, where: str) -> None:
             size not in (full, 1) for size, full in zip(array.shape, shape, strict=True)
         ):
             raise ProgramError(
-                f"{where}: {key} has shape {array.shape}, which does not broadcast to {shape} "
-                "(every axis must equal the population's or be 1)"
+                f"{where}: {key} has shape {list(array.shape)}, which does not broadcast to "
+                f"{list(shape)} (same rank, every axis the population's size or 1)"
             )
         bad = (array < low) | (array > v_high)
         if bad.any():
@@ -365,7 +420,7 @@ def _validate_weight(weight: Weight, where: str) -> None:
     values = weight.values
     if not isinstance(values, np.ndarray) or values.dtype != np.int8:
         got = values.dtype if isinstance(values, np.ndarray) else type(values).__name__
-        raise ProgramError(f"{where}: values must be an int8 array, got {got}")
+        raise ProgramError(f"{where}: {RESERVED}.{weight.name} must be an int8 array, got {got}")
     low, high = weight_range(weight.bits)
     bad = (values < low) | (values > high)
     if weight.bits == 1:
@@ -374,63 +429,92 @@ def _validate_weight(weight: Weight, where: str) -> None:
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         allowed = "+1 or -1" if weight.bits == 1 else f"{low}..{high}"
         raise ProgramError(
-            f"{where}: value{list(index)} = {values[index]} is not {allowed} for bits={weight.bits}"
+            f"{where}: {RESERVED}.{weight.name}{list(index)} = {values[index]} is not {allowed} "
+            f"for bits={weight.bits}"
         )
 
 
-def _validate_projection(graph: Graph, projection, where: str, order: dict, used: dict) -> None:
+def _validate_projection(
+    graph: Graph, projection: Projection, index: int, order: dict, used: dict
+) -> None:
+    where = f"projections[{index}]"
+    for end in ("source", "target"):
+        name = getattr(projection, end)
+        if not isinstance(name, str):
+            raise ProgramError(f"{where}: {end} {name!r} is not a name")
+    source, target = projection.source, projection.target
+    where = f"projections[{index}] ({source} -> {target})"
     if projection.kind not in KINDS:
         raise ProgramError(f"{where}: kind {projection.kind!r} is not one of {KINDS}")
-    for end in ("source", "target"):
-        if getattr(projection, end) not in order:
-            raise ProgramError(f"{where}: {end} {getattr(projection, end)!r} does not exist")
-    if projection.target == graph.input_name:
-        raise ProgramError(f"{where}: the input cannot be a target")
-    if order[projection.source] >= order[projection.target]:
+    for end, name in (("source", source), ("target", target)):
+        if name not in order:
+            raise ProgramError(f"{where}: {end} {name!r} is neither the input nor a population")
+    if target == graph.input_name:
+        raise ProgramError(f"{where}: the input {target!r} cannot be a target")
+    if source != graph.input_name and graph.population(source).neuron == "readout":
         raise ProgramError(
-            f"{where}: source {projection.source!r} is not listed before its target (sources "
-            "are the input or earlier populations: zero delay, no cycles)"
+            f"{where}: source {source!r} is a readout, which emits no spikes, so it cannot be "
+            "a source"
         )
-    if projection.source != graph.input_name and graph.population(projection.source).neuron == (
-        "readout"
-    ):
-        raise ProgramError(f"{where}: a readout emits no spikes, so it cannot be a source")
+    if source == target:
+        raise ProgramError(
+            f"{where}: {source!r} projects into itself (projections have zero delay, so no cycles)"
+        )
+    if order[source] > order[target]:
+        raise ProgramError(
+            f"{where}: source {source!r} is listed after its target {target!r} (a source must "
+            "be the input or a population listed earlier: zero delay, no cycles)"
+        )
     _check_int(f"{where}: gain_shift", projection.gain_shift, 0, MAX_GAIN_SHIFT)
-    source, target = graph.shape_of(projection.source), graph.shape_of(projection.target)
-    needed = _weight_shape(projection, source, target, where)
-    if projection.kind == "identity":
-        if projection.weight is not None:
-            raise ProgramError(f"{where}: identity has no weight")
-        return
-    if projection.weight not in graph.weights:
-        raise ProgramError(f"{where}: weight {projection.weight!r} does not exist")
-    values = graph.weights[projection.weight].values
     if projection.kind == "conv":
-        for key, low in (("stride", 1), ("padding", 0)):
-            pair = getattr(projection, key)
-            if not isinstance(pair, list | tuple) or len(pair) != 2:
-                raise ProgramError(f"{where}: {key} must be two integers, got {pair!r}")
-            for axis, value in enumerate(pair):
-                _check_int(f"{where}: {key}[{axis}]", value, low)
-        if values.ndim != 4 or values.shape[:2] != needed:
+        _check_pair(f"{where}: stride", projection.stride, 1)
+        _check_pair(f"{where}: padding", projection.padding, 0)
+        _check_int(f"{where}: groups", projection.groups, 1)
+    source_shape, target_shape = graph.shape_of(source), graph.shape_of(target)
+    needed = _weight_shape(projection, source_shape, target_shape, where)
+    name = projection.weight
+    if projection.kind == "identity":
+        if name is not None:
+            raise ProgramError(f"{where}: an identity projection has no weight, got {name!r}")
+        return
+    if not isinstance(name, str) or name not in graph.weights:
+        raise ProgramError(f"{where}: weight {name!r} is not listed under weights")
+    values = graph.weights[name].values
+    if projection.kind == "conv":
+        fits = values.ndim == 4 and values.shape[:2] == needed
+        wanted = f"[{needed[0]}, {needed[1]}, kh, kw] ([C_out, C_in/groups, kh, kw])"
+    else:
+        fits = values.shape == needed
+        wanted = str(list(needed))
+    if not fits:
+        first = used.get(name)
+        if first is not None:
+            # A weight is stored once, so every projection using it must fit the same shape.
             raise ProgramError(
-                f"{where}: weight {projection.weight!r} has shape {values.shape}, expected "
-                f"[{needed[0]}, {needed[1]}, kh, kw]"
+                f"{where}: weight {name!r} is used with two shapes: {list(values.shape)} by "
+                f"projections[{first[0]}] ({first[1].source} -> {first[1].target}), but this "
+                f"{projection.kind} projection needs {wanted}"
             )
-        expected = conv_output_shape(source, values.shape, projection.stride, projection.padding)
-        if expected != target:
+        raise ProgramError(
+            f"{where}: weight {name!r} has shape {list(values.shape)}, but this "
+            f"{projection.kind} projection needs {wanted}"
+        )
+    if projection.kind == "conv":
+        if min(values.shape[2:]) < 1:
+            raise ProgramError(
+                f"{where}: weight {name!r} has an empty kernel, {list(values.shape)}"
+            )
+        expected = conv_output_shape(
+            source_shape, values.shape, projection.stride, projection.padding
+        )
+        if expected != target_shape:
             raise ProgramError(
                 f"{where}: a {values.shape[2]}x{values.shape[3]} conv with stride "
                 f"{list(projection.stride)} and padding {list(projection.padding)} maps "
-                f"{source} to {expected}, not the target's {target}"
+                f"{list(source_shape)} to {list(expected)}, not the target's "
+                f"{list(target_shape)}"
             )
-        needed = values.shape
-    elif values.shape != needed:
-        raise ProgramError(
-            f"{where}: weight {projection.weight!r} has shape {values.shape}, expected {needed}"
-        )
-    if used.setdefault(projection.weight, values.shape) != values.shape:
-        raise ProgramError(f"{where}: weight {projection.weight!r} is used with two shapes")
+    used.setdefault(name, (index, projection))
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -479,34 +563,44 @@ def load_graph(path) -> Graph:
     for key in ("timesteps", "input", "populations", "weights", "projections"):
         if key not in header:
             raise ProgramError(f"program.yaml: missing key {key!r}")
+    encoder = header.get("encoder")
+    if encoder is not None:
+        if not (isinstance(encoder, dict) and "kind" in encoder):
+            raise ProgramError("encoder: expected a mapping with a 'kind'")
+        if encoder["kind"] in _ENCODER_KEYS:
+            reject_unknown_keys("encoder", encoder, _ENCODER_KEYS[encoder["kind"]])
+    dataset = header.get("dataset")
+    if dataset is not None and dataset not in DATASETS:
+        raise ProgramError(f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}")
     arrays = _read_arrays(path / "program.npz")
+    input_name, input_shape = _input(header["input"])
+    # Names are claimed while reading, before the arrays they key are looked up: a population
+    # renamed to a taken name is reported as such, not as a missing array.
+    names: dict[str, str] = {}
+    _claim_name("input", input_name, names)
     graph = Graph(
         timesteps=header["timesteps"],
-        input_name=_input(header["input"])[0],
-        input_shape=_check_shape("input.shape", _input(header["input"])[1]),
+        input_name=input_name,
+        input_shape=_check_shape("input.shape", input_shape),
         populations=[
-            _population(entry, index, arrays)
+            _population(entry, index, arrays, names)
             for index, entry in enumerate(_list(header, "populations"))
         ],
         weights=_weights(_list(header, "weights"), arrays),
         projections=[
             _projection(entry, index) for index, entry in enumerate(_list(header, "projections"))
         ],
-        encoder=header.get("encoder"),
+        encoder=encoder,
         encoder_arrays={
             key.removeprefix("encoder."): value
             for key, value in arrays.items()
             if key.startswith("encoder.")
         },
-        dataset=header.get("dataset"),
+        dataset=dataset,
     )
-    if graph.encoder is not None and not (
-        isinstance(graph.encoder, dict) and "kind" in graph.encoder
-    ):
-        raise ProgramError("encoder: expected a mapping with a 'kind'")
-    if graph.dataset is not None and graph.dataset not in DATASETS:
-        raise ProgramError(f"dataset: {graph.dataset!r} is not one of {', '.join(DATASETS)}")
-    return graph.validate()
+    graph.validate()
+    _reject_unknown_arrays(graph, arrays)
+    return graph
 
 
 def _read_header(path: Path) -> dict:
@@ -527,25 +621,38 @@ def _read_header(path: Path) -> dict:
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    # A truncated or corrupted file fails in the zip directory (BadZipFile), in a member's
+    # header (ValueError, EOFError) or in its compressed data (zlib.error, BadZipFile on CRC).
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ProgramError(f"{path.name}: unreadable ({error})".splitlines()[0]) from None
+
+
+def _reject_unknown_arrays(graph: Graph, arrays: dict) -> None:
+    """An array nothing in program.yaml names is a renamed or forgotten entry: say so rather
+    than let it pass (encoder arrays are the encoder's business)."""
+    known = {f"{RESERVED}.{name}" for name in graph.weights}
+    for population in graph.populations:
+        known.update({f"{population.name}.threshold", f"{population.name}.bias"})
+    for key in arrays:
+        if key not in known and not key.startswith("encoder."):
+            raise ProgramError(f"program.npz: array {key!r} belongs to nothing in program.yaml")
 
 
 def _list(header: dict, key: str) -> list:
     if not isinstance(header[key], list):
-        raise ProgramError(f"{key}: expected a list")
+        raise ProgramError(f"{key}: expected a list, got {header[key]!r}")
     for index, entry in enumerate(header[key]):
         if not isinstance(entry, dict):
-            raise ProgramError(f"{key}[{index}]: expected a mapping")
+            raise ProgramError(f"{key}[{index}]: expected a mapping, got {entry!r}")
     return header[key]
 
 
 def _input(entry) -> tuple:
     if not isinstance(entry, dict):
-        raise ProgramError("input: expected a mapping {name, shape}")
+        raise ProgramError(f"input: expected a mapping {{name, shape}}, got {entry!r}")
     reject_unknown_keys("input", entry, ("name", "shape"))
     for key in ("name", "shape"):
         if key not in entry:
@@ -559,26 +666,28 @@ def _array(arrays: dict, key: str) -> np.ndarray:
     return arrays[key]
 
 
-def _population(entry: dict, index: int, arrays: dict) -> Population:
+def _population(entry: dict, index: int, arrays: dict, names: dict[str, str]) -> Population:
     where = f"populations[{index}]"
     reject_unknown_keys(where, entry, _POPULATION_KEYS)
-    missing = [key for key in _POPULATION_KEYS[:-1] if key not in entry]
+    missing = [key for key in _POPULATION_KEYS if key != "scan" and key not in entry]
     if missing:
         raise ProgramError(f"{where}: missing key {missing[0]!r}")
     scan = entry.get("scan")
     if scan is not None:
         if not isinstance(scan, dict):
-            raise ProgramError(f"{where}: scan: expected a mapping {{axis, group, carry_shift}}")
-        reject_unknown_keys(f"{where}: scan", scan, ("axis", "group", "carry_shift"))
-        for key in ("axis", "group", "carry_shift"):
+            raise ProgramError(
+                f"{where}: scan: expected a mapping {{axis, group, carry_shift}}, got {scan!r}"
+            )
+        reject_unknown_keys(f"{where}: scan", scan, _SCAN_KEYS)
+        for key in _SCAN_KEYS:
             if key not in scan:
                 raise ProgramError(f"{where}: scan: missing key {key!r}")
         scan = Scan(scan["axis"], scan["group"], scan["carry_shift"])
     name = entry["name"]
-    check_name(where, name)
+    _claim_name(where, name, names)
     return Population(
         name=name,
-        shape=_check_shape(f"{where}: shape", entry["shape"]),
+        shape=_check_shape(f"{where} ({name!r}): shape", entry["shape"]),
         neuron=entry["neuron"],
         threshold=_array(arrays, f"{name}.threshold"),
         bias=_array(arrays, f"{name}.bias"),
@@ -608,11 +717,26 @@ def _weights(entries: list, arrays: dict) -> dict[str, Weight]:
 
 def _projection(entry: dict, index: int) -> Projection:
     where = f"projections[{index}]"
-    kind = entry.get("kind")
+    if "kind" not in entry:
+        raise ProgramError(f"{where}: missing key 'kind'")
+    kind = entry["kind"]
     if kind not in KINDS:
         raise ProgramError(f"{where}: kind {kind!r} is not one of {KINDS}")
+    where = f"{where} ({kind})"
     keys = _PROJECTION_KEYS[kind]
-    reject_unknown_keys(f"{where} ({kind})", entry, keys)
+    if kind == "identity" and "weight" in entry:
+        raise ProgramError(
+            f"{where}: an identity projection has no weight, got weight: {entry['weight']!r}"
+        )
+    for key in entry:
+        owners = [other for other, allowed in _PROJECTION_KEYS.items() if key in allowed]
+        if key not in keys and owners:
+            # A key of another kind: the kind or the key is wrong, and a closest-name hint
+            # would only mislead.
+            raise ProgramError(
+                f"{where}: unknown key {key!r} (only {' and '.join(owners)} projections have it)"
+            )
+    reject_unknown_keys(where, entry, keys)
     missing = [key for key in keys if key not in entry]
     if missing:
         raise ProgramError(f"{where}: missing key {missing[0]!r}")
@@ -638,13 +762,18 @@ def _projection(entry: dict, index: int) -> Projection:
 
 
 def graph_from_chain(program: Program) -> Graph:
-    """A format-1 Program as its graph: input `input` `[inputs]` (`input_0` if a layer has that
-    name), per layer one population and one weight named after it, and a dense projection from
-    the previous population."""
+    """A format-1 Program as its graph: input `input` `[inputs]`, per layer one population and
+    one weight named after it, and a dense projection from the previous population.
+
+    A layer may itself be called `input`; the input then takes the first free name of
+    `input_0`, `input_1`, ...
+    """
     populations, weights, projections = [], {}, []
     layers = {layer.name for layer in program.layers}
-    source = next(name for name in ("input", "input_0", "input_1") if name not in layers)
-    input_name = source
+    input_name, suffix = "input", 0
+    while input_name in layers:
+        input_name, suffix = f"input_{suffix}", suffix + 1
+    source = input_name
     for layer in program.layers:
         populations.append(
             Population(
