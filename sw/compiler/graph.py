@@ -22,7 +22,7 @@ import yaml
 from spikeloom.hw.params import BURST_MAX, RESET_KINDS, V_BITS, WEIGHT_BITS, v_range, weight_range
 from spikeloom.models.datasets import DATASETS
 from spikeloom.sw.compiler.program import (
-    _ENCODER_KEYS,
+    ENCODER_KEYS,
     Program,
     check_name,
     load_program,
@@ -567,8 +567,8 @@ def load_graph(path) -> Graph:
     if encoder is not None:
         if not (isinstance(encoder, dict) and "kind" in encoder):
             raise ProgramError("encoder: expected a mapping with a 'kind'")
-        if encoder["kind"] in _ENCODER_KEYS:
-            reject_unknown_keys("encoder", encoder, _ENCODER_KEYS[encoder["kind"]])
+        if encoder["kind"] in ENCODER_KEYS:
+            reject_unknown_keys("encoder", encoder, ENCODER_KEYS[encoder["kind"]])
     dataset = header.get("dataset")
     if dataset is not None and dataset not in DATASETS:
         raise ProgramError(f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}")

@@ -9,6 +9,7 @@ and value, so a malformed file never ends in a traceback.
 import difflib
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ __all__ = [
     "check_spikes",
     "check_name",
     "reject_unknown_keys",
+    "ENCODER_KEYS",
 ]
 
 FORMAT = "spikeloom.program/1"
@@ -53,7 +55,7 @@ _LAYER_KEYS = (
 #: Keys `program.yaml` may hold at its top level, and in an `encoder` mapping of each kind: any
 #: other key is a typo or a newer format, and is rejected rather than silently ignored.
 _TOP_KEYS = ("format", "timesteps", "inputs", "layers", "encoder", "dataset")
-_ENCODER_KEYS = {
+ENCODER_KEYS = {
     "thermometer": ("kind", "features", "levels"),
     "rate": ("kind", "features", "seed"),
     "analog": ("kind", "features", "width", "leak_shift", "reset"),
@@ -289,7 +291,7 @@ def load_program(path: str | Path) -> Program:
     try:
         with np.load(arrays_file, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ProgramError(f"{arrays_file}: unreadable ({error})") from None
 
     layers = []
@@ -328,8 +330,8 @@ def load_program(path: str | Path) -> Program:
     encoder = header.get("encoder")
     if encoder is not None and not (isinstance(encoder, dict) and "kind" in encoder):
         raise ProgramError("encoder: expected a mapping with a 'kind'")
-    if encoder is not None and encoder["kind"] in _ENCODER_KEYS:
-        reject_unknown_keys("encoder", encoder, _ENCODER_KEYS[encoder["kind"]])
+    if encoder is not None and encoder["kind"] in ENCODER_KEYS:
+        reject_unknown_keys("encoder", encoder, ENCODER_KEYS[encoder["kind"]])
     dataset = header.get("dataset")
     if dataset is not None and dataset not in DATASETS:
         raise ProgramError(f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}")

@@ -505,3 +505,52 @@ def test_format_one_programs_match_run_golden():
 def test_format_one_edge_programs_match_run_golden(name):
     program, spikes = edge_programs()[name]
     assert_same_as_format_one(program, spikes, name)
+
+
+def _docs_population(name, shape, neuron, theta, beta, **options):
+    return Population(
+        name, shape, neuron, np.array(theta, np.int32), np.array(beta, np.int32), **options
+    )
+
+
+def test_the_scan_example_of_docs_semantics():
+    """docs/semantics.md 8.5: a scan line of 5 in groups of 3 (then of 5), carry_shift 2."""
+    for group, expected in ((3, [2, 0, 1, 0, 1]), (5, [2, 0, 1, 1, 1])):
+        scan = _docs_population(
+            "s",
+            (5,),
+            "scan",
+            [4],
+            [1],
+            burst_max=2,
+            reset="subtract",
+            v_bits=8,
+            scan=Scan(axis=0, group=group, carry_shift=2),
+        )
+        # z = [9, -5, 6, 2, 5] from five input channels through a diagonal dense weight.
+        z = np.array([9, -5, 6, 2, 5])
+        weight = Weight("w", 5, np.diag(z).astype(np.int8))
+        graph = Graph(
+            1, "x", (5,), [scan], {"w": weight}, [Projection("x", "s", "dense", weight="w")]
+        ).validate()
+        result = run_graph_golden(graph, np.ones((1, 1, 5), np.uint8))
+        assert result.spikes["s"][0, 0].tolist() == expected, group
+
+
+def test_the_two_timestep_example_of_docs_semantics():
+    """docs/semantics.md 8.8: a lifb population and a readout fed by an identity and the input."""
+    a = _docs_population("a", (2,), "lifb", [2], [0], burst_max=3, reset="subtract", v_bits=8)
+    out = _docs_population("out", (2,), "readout", [1], [0, 1], v_bits=8)
+    weights = {
+        "wa": Weight("wa", 4, np.array([[3, 1], [2, -1], [4, 1]], np.int8)),
+        "wo": Weight("wo", 1, np.array([[1, -1], [-1, 1], [1, 1]], np.int8)),
+    }
+    projections = [
+        Projection("x", "a", "dense", weight="wa"),
+        Projection("a", "out", "identity", gain_shift=1),
+        Projection("x", "out", "dense", weight="wo"),
+    ]
+    graph = Graph(2, "x", (3,), [a, out], weights, projections).validate()
+    result = run_graph_golden(graph, np.array([[[1, 0, 1], [0, 1, 0]]], np.uint8))
+    assert result.spikes["a"][0].tolist() == [[3, 1], [1, 0]]
+    assert result.readout[0].tolist() == [9, 5] and result.predictions[0] == 0
