@@ -1,0 +1,223 @@
+"""Compile a trained `SpikingMixer` into a format-2 graph Program (docs/semantics.md, section 8).
+
+Each population `P` computes, in float, `y = s * u + d` per channel, where `u` is the sum of the
+binary projections into it (integers: spike counts times +1/-1), `s > 0` the batch-norm scale
+and `d` its shift, and fires at a float threshold of 1. Every projection into `P` carries the
+same gain shift `g`, so the integer current is `z = 2^g * u`. Multiplying the membrane by
+`2^g / s` (the leak is linear, so it commutes) gives the integer rule `h = v - lam + z + beta`
+with
+
+    theta = max(round(2^g / s), 1)        beta = round(2^g * d / s)
+
+per channel, stored at the broadcast shape `[C, 1, 1]`. The shift `g` is what makes this fine
+enough: with binary weights and `g = 0` a threshold of `1 / s` rounds to 1..3; with `g = 4` it is
+resolved in sixteenths. Scales are positive by construction (`PopNorm`), which matters because
+the patch embedding's weight is one tensor used by several populations' projections, and the
+token-mixing weights by two: no per-neuron sign can be folded into a shared weight.
+
+Where it is exact: when every `2^g / s` and `2^g * d / s` is an integer (and the float
+arithmetic is exact, true for the small dyadic values involved), the integer membrane equals
+`floor` of the float membrane times `2^g / s` at every step (the leak `v - (v + 1) >> 1` with
+`leak_shift = 1` is `floor(v / 2)`, and `floor(x + n) = floor(x) + n` for integers `n`), so both
+fire and reset identically: spike for spike. Otherwise rounding `theta` and `beta` moves each
+threshold by up to half a unit of `2^-g` times the float threshold, relative error
+`s / 2^(g+1)`; that, not the arithmetic, is where a trained model's integer spikes can differ.
+
+The readout integrates `a * W r + b` with one shared `a = gain * step`; dividing every class by
+`|a| / 2^g` keeps the argmax: `z = 2^g * W r`, `beta = round(2^g * b / |a|)`, and a negative `a`
+negates the readout weight (used by that projection only).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from spikeloom.hw.params import V_BITS, v_range
+from spikeloom.models.mixer import PopNorm, SpikingMixer
+from spikeloom.sw.compiler.graph import Graph, Population, Projection, Weight
+from spikeloom.sw.compiler.graph_golden import projection_bound
+
+__all__ = ["GraphCompileOptions", "PopulationFold", "compile_mixer", "graph_v_bits"]
+
+#: Smallest scale the compiler divides by: below it the neuron's input barely matters.
+_MIN_SCALE = 1e-9
+_INPUT = "spikes"
+
+
+@dataclass
+class GraphCompileOptions:
+    #: Membrane width for every population; None picks the smallest with headroom per population.
+    v_bits: int | None = None
+    #: Extra bits above what thresholds and one step's current need (room for integration).
+    headroom_bits: int = 2
+
+
+@dataclass
+class PopulationFold:
+    """What folding did to one population, for the compile notes."""
+
+    name: str
+    scale_min: float = 0.0
+    scale_max: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _bits_for(magnitude: int) -> int:
+    """Two's complement width that holds -magnitude..magnitude."""
+    return int(magnitude).bit_length() + 1
+
+
+def graph_v_bits(graph: Graph, population: Population, theta, beta, headroom_bits: int) -> int:
+    """Smallest membrane width holding `burst_max` thresholds and one step's largest current plus
+    bias, the current bounded by the sum over *every* projection into the population of its
+    largest contribution (`projection_bound` times 2^g), plus headroom; a readout integrates T
+    steps with no reset, so it gets room for T of them. Capped at the format's 32 bits."""
+    current = sum(
+        projection_bound(graph, projection) << projection.gain_shift
+        for projection in graph.projections_into(population.name)
+    ) + int(np.abs(beta).max(initial=0))
+    if population.spiking:
+        need = max(population.burst_max * int(np.max(theta, initial=1)), current)
+        bits = _bits_for(need) + headroom_bits
+    else:
+        bits = _bits_for(current * graph.timesteps)
+    if population.leak_shift is not None:
+        bits = max(bits, population.leak_shift + 1)
+    return min(max(bits, V_BITS.start), V_BITS.stop - 1)
+
+
+def _fold(norm: PopNorm, gain_shift: int, name: str):
+    """`(theta, beta, fold)` as float64 `[C, 1, 1]` before clipping."""
+    scale = norm.scale().double().numpy()
+    shift = norm.shift().double().numpy()
+    magnitude = np.maximum(scale, _MIN_SCALE)
+    fold = PopulationFold(name, float(magnitude.min()), float(magnitude.max()))
+    unit = float(1 << gain_shift)
+    theta = np.maximum(np.rint(unit / magnitude), 1)
+    beta = np.rint(unit * shift / magnitude)
+    return theta.reshape(-1, 1, 1), beta.reshape(-1, 1, 1), fold
+
+
+def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = None):
+    """Return `(graph, notes)`: the validated format-2 Program and per-population folds."""
+    options = options or GraphCompileOptions()
+    config = model.config
+    model = model.eval()
+    g = config.gain_shift
+    c, tokens = config.channels, config.tokens
+    neuron = "lifb" if config.burst_max > 1 else "lif"
+    weights: dict[str, Weight] = {}
+    projections: list[Projection] = []
+    staged: list[tuple[Population, np.ndarray, np.ndarray, PopulationFold]] = []
+
+    def weight(name: str, values: torch.Tensor, bits: int = 1) -> str:
+        weights[name] = Weight(name, bits, values.numpy().astype(np.int8))
+        return name
+
+    def population(name: str, channels: int, norm: PopNorm) -> None:
+        theta, beta, fold = _fold(norm, g, name)
+        shape = (channels, tokens, tokens)
+        pop = Population(
+            name=name,
+            shape=shape,
+            neuron=neuron,
+            threshold=theta,
+            bias=beta,
+            burst_max=config.burst_max,
+            leak_shift=config.leak_shift,
+            reset=config.reset,
+        )
+        staged.append((pop, theta, beta, fold))
+
+    def axis(source: str, target: str, name: str, along: int) -> None:
+        projections.append(Projection(source, target, "axis", name, g, axis=along))
+
+    with torch.no_grad():
+        patch = weight("patch", model.patch.integer_weight())
+        stride = (config.patch, config.patch)
+
+        def embed(target: str) -> None:
+            # The patch embedding's current h, re-computed for each population that adds it
+            # from the one stored weight.
+            projections.append(Projection(_INPUT, target, "conv", patch, g, stride=stride))
+
+        population("x0", c, model.norm0)
+        embed("x0")
+        x = "x0"
+        for index, block in enumerate(model.blocks):
+            b = f"b{index}"
+            names = {
+                key: weight(f"{b}_{key}", getattr(block, key).integer_weight())
+                for key in ("mix_h", "mix_w", "token_x", "token_h", "token_w", "ff_in", "ff_out")
+            }
+            population(f"{b}_h", c, block.norm_h)
+            axis(x, f"{b}_h", names["mix_h"], 1)
+            population(f"{b}_w", c, block.norm_w)
+            axis(x, f"{b}_w", names["mix_w"], 2)
+
+            # token = T_x x + T_h x_h + T_w x_w: three channel mixings, added into both x_t
+            # and the block output from the same three stored weights.
+            token = [(x, "token_x"), (f"{b}_h", "token_h"), (f"{b}_w", "token_w")]
+            population(f"{b}_t", c, block.norm_t)
+            embed(f"{b}_t")
+            for source, key in token:
+                axis(source, f"{b}_t", names[key], 0)
+            population(f"{b}_ff", 3 * c, block.norm_ff)
+            axis(f"{b}_t", f"{b}_ff", names["ff_in"], 0)
+            population(f"{b}_out", c, block.norm_out)
+            embed(f"{b}_out")
+            for source, key in token:
+                axis(source, f"{b}_out", names[key], 0)
+            axis(f"{b}_ff", f"{b}_out", names["ff_out"], 0)
+            x = f"{b}_out"
+
+        head = model.head
+        shared = float(model.gain * head.step())
+        readout_weight = head.integer_weight()
+        if shared < 0:
+            readout_weight = -readout_weight
+        magnitude = max(abs(shared), _MIN_SCALE)
+        beta = np.rint((1 << g) * model.bias.double().numpy() / magnitude)
+        theta = np.ones_like(beta)  # unused by a readout; the format needs >= 1
+        readout = Population(
+            name="readout",
+            shape=(config.classes,),
+            neuron="readout",
+            threshold=theta,
+            bias=beta,
+            leak_shift=None,
+            reset="zero",
+        )
+        fold = PopulationFold("readout", magnitude, magnitude)
+        if shared < 0:
+            fold.notes.append("negative readout gain: readout weights negated")
+        staged.append((readout, theta, beta, fold))
+        name = weight("readout", readout_weight, head.bits)
+        projections.append(Projection(x, "readout", "dense", name, g))
+
+    graph = Graph(
+        timesteps=config.timesteps,
+        input_name=_INPUT,
+        input_shape=model.encoder.shape,
+        populations=[pop for pop, *_ in staged],
+        weights=weights,
+        projections=projections,
+        encoder=model.encoder.spec(),
+        encoder_arrays=model.encoder.arrays(),
+        dataset=None,
+    )
+    notes = []
+    for pop, theta, beta, fold in staged:
+        pop.v_bits = options.v_bits or graph_v_bits(graph, pop, theta, beta, options.headroom_bits)
+        low, high = v_range(pop.v_bits)
+        clipped_theta = np.clip(theta, 1, high)
+        clipped_beta = np.clip(beta, low, high)
+        clipped = int(((clipped_theta != theta) | (clipped_beta != beta)).sum())
+        if clipped:
+            fold.notes.append(
+                f"{clipped} thresholds or biases clipped to {low}..{high} (v_bits={pop.v_bits})"
+            )
+        pop.threshold = clipped_theta.astype(np.int32)
+        pop.bias = clipped_beta.astype(np.int32)
+        notes.append(fold)
+    return graph.validate(), notes
