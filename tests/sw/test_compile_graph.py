@@ -1,0 +1,125 @@
+"""compile_mixer: a SpikingMixer as a format-2 graph, exact where the float model is exactly
+representable (the pattern of test_compile.py, on a graph)."""
+
+import numpy as np
+import pytest
+import torch
+from spikeloom.models.mixer import MixerConfig, PopNorm, SpikingMixer
+from spikeloom.sw.compiler.compile_graph import GraphCompileOptions, compile_mixer
+from spikeloom.sw.compiler.graph import load_graph, save_graph
+from spikeloom.sw.compiler.graph_golden import run_graph_golden
+
+GAIN_SHIFT = 4
+
+
+def _set_exact_norm(norm: PopNorm, rng: np.random.Generator) -> None:
+    """Scales 2^-1..2^1 (gamma of either sign: the model uses |gamma|) and shifts that are whole
+    multiples of scale / 2^g, so theta = 2^g / scale and beta = 2^g * shift / scale are integers
+    and every float value on the way is a short dyadic fraction, computed exactly."""
+    n = norm.gamma.numel()
+    norm.norm.eps = 0.0
+    norm.norm.running_mean.zero_()
+    norm.norm.running_var.fill_(1.0)
+    scale = rng.choice([0.5, 1.0, 2.0], size=n) * rng.choice([-1.0, 1.0], size=n)
+    norm.gamma.copy_(torch.from_numpy(scale))
+    steps = rng.integers(-12, 12, size=n)
+    norm.beta.copy_(torch.from_numpy(np.abs(scale) * steps / 2**GAIN_SHIFT))
+
+
+def _set_exact(model: SpikingMixer, rng: np.random.Generator) -> None:
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, PopNorm):
+                _set_exact_norm(module, rng)
+        head = model.head
+        if head.bits > 1:
+            # Integer weights times 2^-2 with the largest at qmax: the step is exactly 0.25.
+            values = rng.integers(-head.qmax, head.qmax + 1, size=head.weight.shape)
+            values[0, 0] = head.qmax
+            head.weight.copy_(torch.from_numpy(values * 0.25))
+        model.gain.fill_(-0.5)  # negative: the compiler negates the readout weights
+        step = float(head.step())
+        model.bias.copy_(
+            0.5 * step * torch.arange(head.out_features, dtype=torch.float32) / 2**GAIN_SHIFT
+        )
+
+
+@pytest.mark.parametrize(
+    "neuron, burst_max, reset, weight_bits",
+    [("lif", 1, "zero", 1), ("lif", 1, "subtract", 3), ("lifb", 3, "subtract", 1)],
+)
+def test_exactly_representable_mixer_compiles_spike_for_spike(
+    neuron, burst_max, reset, weight_bits
+):
+    torch.manual_seed(0)
+    config = MixerConfig(
+        channels=6,
+        blocks=2,
+        timesteps=5,
+        levels=3,
+        gain_shift=GAIN_SHIFT,
+        neuron=neuron,
+        burst_max=burst_max,
+        reset=reset,
+        weight_bits=weight_bits,
+    )
+    model = SpikingMixer(config).eval()
+    _set_exact(model, np.random.default_rng(1))
+    graph, notes = compile_mixer(model)
+    assert not any(fold.notes for fold in notes[:-1])
+    assert {int(t) for p in graph.populations[:-1] for t in p.threshold.flat} <= {8, 16, 32}
+
+    rng = np.random.default_rng(2)
+    spikes = (rng.random((48, config.timesteps, 3, 8, 8)) < 0.4).astype(np.uint8)
+    result = run_graph_golden(graph, spikes)
+    with torch.no_grad():
+        float_readout, float_spikes = model.run(torch.from_numpy(spikes).float())
+    assert set(float_spikes) == {p.name for p in graph.populations if p.spiking}
+    for name, values in float_spikes.items():
+        assert values.sum() > 0, name  # the comparison means something only if they fire
+        np.testing.assert_array_equal(result.spikes[name], values.numpy(), err_msg=name)
+    # The readout is divided by |gain * step| / 2^g: integer = float * 2^g / |gain * step|.
+    factor = 2**GAIN_SHIFT / abs(float(model.gain.detach() * model.head.step()))
+    np.testing.assert_array_equal(result.readout, (float_readout * factor).round().numpy())
+
+
+def test_graph_stores_the_patch_weight_once_and_round_trips(tmp_path):
+    config = MixerConfig(channels=4, blocks=2, levels=2)
+    model = SpikingMixer(config).eval()
+    graph, _ = compile_mixer(model)
+    graph.validate()
+    convs = [p for p in graph.projections if p.kind == "conv"]
+    # x0, and x_t and the output of each block, all add h from the one stored tensor.
+    assert len(convs) == 1 + 2 * config.blocks
+    assert {p.weight for p in convs} == {"patch"}
+    assert graph.weights["patch"].values.shape == (4, 2, 2, 2)
+    assert graph.input_shape == (2, 8, 8)
+    assert graph.encoder == {
+        "kind": "thermometer_image",
+        "features": 64,
+        "levels": 2,
+        "height": 8,
+        "width": 8,
+    }
+    for pop in graph.populations[:-1]:
+        assert pop.threshold.shape == (pop.shape[0], 1, 1)
+        assert {p.gain_shift for p in graph.projections_into(pop.name)} == {config.gain_shift}
+    save_graph(graph, tmp_path / "mixer")
+    loaded = load_graph(tmp_path / "mixer")
+    x = torch.rand(8, 64)
+    spikes = model.encoder(x).numpy().astype(np.uint8)
+    np.testing.assert_array_equal(
+        run_graph_golden(loaded, spikes).readout, run_graph_golden(graph, spikes).readout
+    )
+
+
+def test_v_bits_hold_the_sum_of_every_projection():
+    model = SpikingMixer(MixerConfig(channels=4, blocks=1, levels=2)).eval()
+    graph, _ = compile_mixer(model)
+    out = graph.population("b0_out")
+    # h (2*2*2 taps), three token mixings of 4 channels and ff's 12: 8 + 12 + 12 = 32 events,
+    # times 2^4, plus 2 bits of headroom.
+    worst = 32 * 16 + int(np.abs(out.bias).max())
+    assert worst < 1 << (out.v_bits - 1 - 2)
+    fixed, _ = compile_mixer(model, GraphCompileOptions(v_bits=20))
+    assert {p.v_bits for p in fixed.populations} == {20}
