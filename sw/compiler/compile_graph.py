@@ -50,6 +50,9 @@ class GraphCompileOptions:
     v_bits: int | None = None
     #: Extra bits above what thresholds and one step's current need (room for integration).
     headroom_bits: int = 2
+    #: Gain shift of every projection; None takes the model's `config.gain_shift`. The float
+    #: model does not depend on it: it only sets how finely thresholds and biases are rounded.
+    gain_shift: int | None = None
 
 
 @dataclass
@@ -103,7 +106,7 @@ def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = Non
     options = options or GraphCompileOptions()
     config = model.config
     model = model.eval()
-    g = config.gain_shift
+    g = config.gain_shift if options.gain_shift is None else options.gain_shift
     c, tokens = config.channels, config.tokens
     neuron = "lifb" if config.burst_max > 1 else "lif"
     weights: dict[str, Weight] = {}
