@@ -123,3 +123,6 @@ def test_v_bits_hold_the_sum_of_every_projection():
     assert worst < 1 << (out.v_bits - 1 - 2)
     fixed, _ = compile_mixer(model, GraphCompileOptions(v_bits=20))
     assert {p.v_bits for p in fixed.populations} == {20}
+    coarse, _ = compile_mixer(model, GraphCompileOptions(gain_shift=0))
+    assert {p.gain_shift for p in coarse.projections} == {0}
+    assert coarse.population("b0_out").v_bits < out.v_bits
