@@ -74,7 +74,14 @@ def graph_v_bits(graph: Graph, population: Population, theta, beta, headroom_bit
     """Smallest membrane width holding `burst_max` thresholds and one step's largest current plus
     bias, the current bounded by the sum over *every* projection into the population of its
     largest contribution (`projection_bound` times 2^g), plus headroom; a readout integrates T
-    steps with no reset, so it gets room for T of them. Capped at the format's 32 bits."""
+    steps with no reset, so it gets room for T of them. Capped at the format's 32 bits.
+
+    Why this never saturates with `leak_shift = 1` and 2 bits of headroom: with `B` the largest
+    `|z| + |beta|`, the leaked membrane is `floor(v / 2)`, so `|h| <= |v| / 2 + 1/2 + B`, and
+    either reset only moves `v` toward 0; hence `|v| <= 2B + 1 < 4B <= 2^(v_bits-1)` at every
+    step, unless the width hit the 32-bit cap (a longer leak, `leak_shift = k`, needs `k + 1`
+    bits of headroom for the same claim).
+    """
     current = sum(
         projection_bound(graph, projection) << projection.gain_shift
         for projection in graph.projections_into(population.name)
