@@ -79,8 +79,8 @@ def graph_v_bits(graph: Graph, population: Population, theta, beta, headroom_bit
     Why this never saturates with `leak_shift = 1` and 2 bits of headroom: with `B` the largest
     `|z| + |beta|`, the leaked membrane is `floor(v / 2)`, so `|h| <= |v| / 2 + 1/2 + B`, and
     either reset only moves `v` toward 0; hence `|v| <= 2B + 1 < 4B <= 2^(v_bits-1)` at every
-    step, unless the width hit the 32-bit cap (a longer leak, `leak_shift = k`, needs `k + 1`
-    bits of headroom for the same claim).
+    step, unless the width hit the 32-bit cap. (For `leak_shift = k` the same argument bounds
+    `|v|` by `2^k * (B + 1/2)`: `headroom_bits >= k` keeps the claim.)
     """
     current = sum(
         projection_bound(graph, projection) << projection.gain_shift
