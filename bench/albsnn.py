@@ -34,10 +34,15 @@ def rows(args) -> list[tuple[str, dict, dict]]:
     ]
     for share in (0.75, 0.5):
         for estimator in args.estimators.split(","):
-            for bwo in (True, False) if args.bwo_ablation else (True,):
-                name = f"ALBSNN {share:.0%} budget, {estimator}" + ("" if bwo else ", no BWO")
-                options = ALBSNNOptions(estimator=estimator, bwo=bwo)
+            for readout in (False, True):
+                name = f"ALBSNN {share:.0%}, {estimator}" + (", readout too" if readout else "")
+                options = ALBSNNOptions(estimator=estimator, binarize_readout=readout)
                 out.append((name, {}, {"weight_budget_bits": int(full * share), "albsnn": options}))
+    # BWO's share: the default run at 50% without it.
+    options = ALBSNNOptions(bwo=False)
+    out.append(
+        ("ALBSNN 50%, accuracy, no BWO", {}, {"weight_budget_bits": full // 2, "albsnn": options})
+    )
     return out
 
 
@@ -46,7 +51,6 @@ def main():
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--estimators", default="accuracy,current,weight")
-    parser.add_argument("--bwo-ablation", action="store_true", help="also run each without BWO")
     parser.add_argument("--out", default="bench/results/albsnn.json")
     args = parser.parse_args()
     x_test, y_test = load_dataset("digits", "test")
@@ -95,7 +99,10 @@ def main():
             }
         )
     print(
-        format_table(["model", "weight bits", "bits stored", "of 4-bit", "float", "golden"], table)
+        format_table(
+            ["model", "weight bits", "bits stored", "of 4-bit", "float", "golden", "BWO flips"],
+            table,
+        )
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     meta = {"model": MODEL, "epochs": args.epochs, "seed": args.seed, "dataset": "digits"}

@@ -58,10 +58,11 @@ class ALBSNNOptions:
     bwo_patience: int = 3
     #: ...or the last fraction of the epochs has begun, whichever comes first.
     bwo_fraction: float = 0.25
-    #: Rate of the exponential average of each binary weight's gradient.
+    #: Rate of the exponential averages of each binary weight's gradient and its square.
     bwo_rate: float = 0.05
-    #: A weight flips when that average points across zero by more than this.
-    bwo_margin: float = 5e-3
+    #: A weight flips when its averaged gradient, over its root mean square, pushes it across
+    #: zero by more than this (0..1; see `BinaryWeightOptimizer`).
+    bwo_margin: float = 0.5
 
     def __post_init__(self):
         if not 2 <= self.k_bits <= 8:
@@ -274,16 +275,20 @@ def choose_bits(
 class BinaryWeightOptimizer:
     """Sign flips for binary layers, in place of latent-weight updates.
 
-    Each binary weight keeps an exponential average `m` of its gradient (rate `rate`). Gradient
-    descent moves a weight against its gradient, so when `m` has the weight's own sign and
-    `|m| > margin` the push is across zero: the weight flips. Its gradient is then cleared so
-    that the float optimizer leaves it alone; the layer's scale stays trainable (the batch norm's
-    gamma, or the readout's gain).
+    Each binary weight keeps exponential averages (rate `rate`) of its gradient, `m`, and of the
+    gradient's square, `v`. Gradient descent moves a weight against its gradient, so when `m`
+    has the weight's own sign the push is towards zero and across it; the weight flips once the
+    push is consistent: `sign(w) * m / sqrt(v) > margin`. The ratio is in [-1, 1] whatever the
+    layer's gradient scale (1: every recent gradient pushed the same way), so one margin fits
+    every layer and model. A flipped weight's push then points back and stops. Its gradient is
+    cleared so that the float optimizer leaves binary weights alone; the layer's scale stays
+    trainable (the batch norm's gamma, or the readout's gain).
     """
 
-    def __init__(self, linears: list[QuantLinear], rate: float = 0.05, margin: float = 5e-3):
+    def __init__(self, linears: list[QuantLinear], rate: float = 0.05, margin: float = 0.5):
         self.linears, self.rate, self.margin = linears, rate, margin
         self.averages = [torch.zeros_like(linear.weight) for linear in linears]
+        self.squares = [torch.zeros_like(linear.weight) for linear in linears]
         with torch.no_grad():  # the binary weights themselves, where the STE passes gradient
             for linear in linears:
                 linear.weight.copy_(_sign(linear.weight))
@@ -293,13 +298,14 @@ class BinaryWeightOptimizer:
         """Use the gradients just computed; returns the number of weights flipped."""
         flipped = 0
         with torch.no_grad():
-            for linear, average in zip(self.linears, self.averages):
+            for linear, average, square in zip(self.linears, self.averages, self.squares):
                 grad = linear.weight.grad
                 if grad is None:
                     continue
                 average.mul_(1 - self.rate).add_(grad, alpha=self.rate)
+                square.mul_(1 - self.rate).addcmul_(grad, grad, value=self.rate)
                 sign = _sign(linear.weight)
-                flip = average * sign > self.margin
+                flip = average * sign > self.margin * square.sqrt().clamp_min(1e-30)
                 linear.weight.copy_(torch.where(flip, -sign, sign))
                 linear.weight.grad = None
                 flipped += int(flip.sum())
