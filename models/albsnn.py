@@ -335,8 +335,8 @@ class ALBSNN:
         ]
         self.sizes = [m.linear.in_features * m.linear.out_features for m in model.layers]
         # Fails before any training when the budget cannot hold.
-        choose_bits(self.sizes, [0.0 if i in self.candidates else None for i in range(n)],
-                    budget_bits, options.k_bits)  # fmt: skip
+        free = [0.0 if i in self.candidates else None for i in range(n)]
+        choose_bits(self.sizes, free, budget_bits, options.k_bits)
         self.best, self.since_best = -1.0, 0
         self.bwo: BinaryWeightOptimizer | None = None
 
@@ -351,8 +351,9 @@ class ALBSNN:
         model, options = self.model, self.options
         entry = {}
         if epoch <= self.warmup:
-            costs = estimate(model, options.estimator, self.x, self.y, self.candidates,
-                             options.k_bits)  # fmt: skip
+            costs = estimate(
+                model, options.estimator, self.x, self.y, self.candidates, options.k_bits
+            )
             full = [None] * len(model.layers)
             for index, cost in zip(self.candidates, costs):
                 full[index] = cost
@@ -364,6 +365,7 @@ class ALBSNN:
             entry["phase"] = "warmup"
         else:
             entry["phase"] = "bwo" if self.bwo is not None else "frozen"
+        # In the warm-up this follows the switch, whose batch norms training has yet to adapt.
         accuracy = _accuracy(model, self.x, self.y)
         entry["bits"] = [m.linear.bits for m in model.layers]
         entry["weight_bits_stored"] = model_weight_bits(model)

@@ -22,8 +22,8 @@ from spikeloom.sw.compiler.evaluate import evaluate_program, evaluate_target
 def _model_with_one_binary_like_layer() -> SpikingMLP:
     """fc1's weights are +-a with a little noise, fc2's spread uniformly."""
     torch.manual_seed(0)
-    model = SpikingMLP(MLPConfig(in_features=8, hidden=[24, 16], encoder_levels=2,
-                                 weight_bits=[4, 4, 4]))  # fmt: skip
+    config = MLPConfig(in_features=8, hidden=[24, 16], encoder_levels=2, weight_bits=[4, 4, 4])
+    model = SpikingMLP(config)
     with torch.no_grad():
         w = model.layers[0].linear.weight
         w.copy_(0.1 * torch.sign(torch.randn_like(w)) + 0.005 * torch.randn_like(w))
@@ -45,8 +45,8 @@ def test_current_error_ranks_near_binary_weights_cheaper():
 
 def test_layer_and_model_weight_bits():
     assert layer_weight_bits(256, 128, 4) == 131072
-    model = SpikingMLP(MLPConfig(in_features=8, hidden=[24], encoder_levels=2,
-                                 weight_bits=[1, 4]))  # fmt: skip
+    config = MLPConfig(in_features=8, hidden=[24], encoder_levels=2, weight_bits=[1, 4])
+    model = SpikingMLP(config)
     assert model_weight_bits(model) == 16 * 24 * 1 + 24 * 10 * 4
 
 
