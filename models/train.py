@@ -1,7 +1,7 @@
 """Seeded training of a spiking MLP, with a progress bar; checkpoints hold state and config."""
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .albsnn import ALBSNN, ALBSNNOptions
 from .datasets import load_dataset
 from .mlp import MLPConfig, SpikingMLP
 
@@ -40,6 +41,15 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.0
     seed: int = 0
+    #: A weight-memory budget in bits: runs ALBSNN (models/albsnn.py, docs/albsnn.md), which
+    #: chooses each engine layer's weight bits; None trains `MLPConfig.weight_bits` as given.
+    weight_budget_bits: int | None = None
+    #: ALBSNN's options (an `ALBSNNOptions` or its dict); None: the defaults.
+    albsnn: ALBSNNOptions | None = None
+
+    def __post_init__(self):
+        if isinstance(self.albsnn, dict):  # as a checkpoint stores it
+            self.albsnn = ALBSNNOptions(**self.albsnn)
 
 
 def evaluate(model: SpikingMLP, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
@@ -64,7 +74,18 @@ def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = T
     x_test, y_test = load_dataset(train_config.dataset, "test", train_config.data_dir)
     if x_train.shape[1] != model_config.in_features:
         model_config.in_features = x_train.shape[1]
+    albsnn = None
+    if train_config.weight_budget_bits is not None:
+        options = train_config.albsnn or ALBSNNOptions()
+        x_train, y_train, holdout = _hold_out(x_train, y_train, options, train_config.seed)
+        # Every engine layer starts k-bit; the chooser binarizes some after each warm-up epoch.
+        engine_layers = len(model_config.hidden) + 1
+        model_config = replace(model_config, weight_bits=[options.k_bits] * engine_layers)
     model = SpikingMLP(model_config)
+    if train_config.weight_budget_bits is not None:
+        albsnn = ALBSNN(
+            model, train_config.weight_budget_bits, options, train_config.epochs, holdout
+        )
     optimizer = torch.optim.Adam(
         model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
     )
@@ -73,24 +94,55 @@ def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = T
     xs, ys = torch.from_numpy(x_train), torch.from_numpy(y_train)
     # The weights and history of the last whole epoch, replaced in one assignment so that
     # Ctrl-C never finds them apart.
-    completed = (copy.deepcopy(model.state_dict()), [])
+    # ALBSNN changes layers' bits, which the state dict does not hold: they are kept beside it.
+    completed = (copy.deepcopy(model.state_dict()), [], _bits(model))
     bar = tqdm(range(train_config.epochs), desc="train", unit="epoch", disable=not progress)
     try:
         for epoch in bar:
-            loss = _train_epoch(model, optimizer, schedule, xs, ys, generator, train_config)
+            hook = albsnn.before_step if albsnn else None
+            loss = _train_epoch(
+                model, optimizer, schedule, xs, ys, generator, train_config, before_step=hook
+            )
             accuracy = evaluate(model, x_test, y_test)
             entry = {"epoch": epoch + 1, "loss": loss, "test_accuracy": accuracy}
-            completed = (copy.deepcopy(model.state_dict()), [*completed[1], entry])
+            if albsnn:
+                entry.update(albsnn.end_epoch(epoch + 1))
+            completed = (copy.deepcopy(model.state_dict()), [*completed[1], entry], _bits(model))
             bar.set_postfix(loss=f"{loss:.3f}", test=f"{accuracy:.3f}")
     except KeyboardInterrupt:
         bar.close()
         model.load_state_dict(completed[0])
+        _set_bits(model, completed[2])
         raise TrainingInterrupted(model.eval(), completed[1], train_config.epochs) from None
     return model, completed[1]
 
 
-def _train_epoch(model, optimizer, schedule, xs, ys, generator, train_config) -> float:
-    """One pass over the training set in a seeded order; returns the mean loss."""
+def _bits(model: SpikingMLP) -> list[int]:
+    return [layer.linear.bits for layer in model.layers]
+
+
+def _set_bits(model: SpikingMLP, bits: list[int]) -> None:
+    for layer, b in zip(model.layers, bits):
+        layer.linear.bits = b
+    model.config.weight_bits = list(bits)
+
+
+def _hold_out(x, y, options: ALBSNNOptions, seed: int):
+    """Split a seeded `holdout_fraction` off the training set for ALBSNN's estimators."""
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + 1)).numpy()
+    count = max(2, round(len(x) * options.holdout_fraction))
+    held, kept = order[:count], order[count:]
+    holdout = (torch.from_numpy(x[held]), torch.from_numpy(y[held]))
+    return x[kept], y[kept], holdout
+
+
+def _train_epoch(
+    model, optimizer, schedule, xs, ys, generator, train_config, before_step=None
+) -> float:
+    """One pass over the training set in a seeded order; returns the mean loss.
+
+    `before_step()`, if given, runs between each backward pass and the optimizer's step.
+    """
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     order = torch.randperm(len(xs), generator=generator)
@@ -102,6 +154,8 @@ def _train_epoch(model, optimizer, schedule, xs, ys, generator, train_config) ->
         loss = loss_fn(model(xs[index]), ys[index])
         optimizer.zero_grad()
         loss.backward()
+        if before_step is not None:
+            before_step()
         optimizer.step()
         schedule.step()
         model.clip_weights_()
