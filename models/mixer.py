@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import QuantLinear, _SignSTE
-from .neurons import LIF, Readout
+from .neurons import LIF, Readout, check_neuron_kind
 
 __all__ = ["MixerConfig", "SpikingMixer", "ImageThermometerEncoder", "BinaryWeight", "PopNorm"]
 
@@ -50,12 +50,7 @@ class MixerConfig:
     weight_bits: int = 1  # readout weights; every other weight is binary
 
     def __post_init__(self):
-        if self.neuron not in ("lif", "lifb"):
-            raise ValueError(f"neuron must be 'lif' or 'lifb', got {self.neuron!r}")
-        if self.neuron == "lif" and self.burst_max != 1:
-            raise ValueError(f"a lif neuron has burst_max 1, got {self.burst_max}")
-        if self.neuron == "lifb" and not 2 <= self.burst_max <= 7:
-            raise ValueError(f"a lifb neuron has burst_max in 2..7, got {self.burst_max}")
+        check_neuron_kind(self.neuron, self.burst_max)
         if self.reset not in ("zero", "subtract"):
             raise ValueError(f"reset must be 'zero' or 'subtract', got {self.reset!r}")
         if self.image_size % self.patch:

@@ -13,7 +13,7 @@ from torch import nn
 
 from .encoders import AnalogEncoder, RateEncoder, ThermometerEncoder
 from .layers import QuantLinear
-from .neurons import LIF, Readout
+from .neurons import LIF, Readout, check_neuron_kind
 
 __all__ = ["MLPConfig", "SpikingMLP", "EngineLayer"]
 
@@ -45,12 +45,7 @@ class MLPConfig:
                 f"weight_bits has {len(self.weight_bits)} entries but the model has "
                 f"{engine_layers} engine layers"
             )
-        if self.neuron not in ("lif", "lifb"):
-            raise ValueError(f"neuron must be 'lif' or 'lifb', got {self.neuron!r}")
-        if self.neuron == "lif" and self.burst_max != 1:
-            raise ValueError(f"a lif neuron has burst_max 1, got {self.burst_max}")
-        if self.neuron == "lifb" and not 2 <= self.burst_max <= 7:
-            raise ValueError(f"a lifb neuron has burst_max in 2..7, got {self.burst_max}")
+        check_neuron_kind(self.neuron, self.burst_max)
         if self.output not in ("readout", "spikes"):
             raise ValueError(f"output must be 'readout' or 'spikes', got {self.output!r}")
         if self.encoder not in ("thermometer", "rate", "analog"):

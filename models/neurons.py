@@ -9,7 +9,18 @@ share it and there are no globals to reset.
 import torch
 from torch import nn
 
-__all__ = ["SpikeFunction", "LIF", "LIFB", "Readout", "leak_step"]
+__all__ = ["SpikeFunction", "LIF", "LIFB", "Readout", "leak_step", "check_neuron_kind"]
+
+
+def check_neuron_kind(neuron: str, burst_max: int) -> None:
+    """ValueError unless `neuron` is lif (burst_max 1) or lifb (burst_max 2..7): a model
+    configuration's neurons, as the Program formats allow them."""
+    if neuron not in ("lif", "lifb"):
+        raise ValueError(f"neuron must be 'lif' or 'lifb', got {neuron!r}")
+    if neuron == "lif" and burst_max != 1:
+        raise ValueError(f"a lif neuron has burst_max 1, got {burst_max}")
+    if neuron == "lifb" and not 2 <= burst_max <= 7:
+        raise ValueError(f"a lifb neuron has burst_max in 2..7, got {burst_max}")
 
 
 class SpikeFunction(torch.autograd.Function):

@@ -25,13 +25,14 @@ from spikeloom.sw.compiler.program import (
     ENCODER_KEYS,
     Program,
     check_name,
+    check_spike_array,
     load_program,
     reject_unknown_keys,
 )
 from spikeloom.sw.compiler.program import (
     FORMAT as CHAIN_FORMAT,
 )
-from spikeloom.sw.errors import InputError, ProgramError
+from spikeloom.sw.errors import ProgramError
 
 __all__ = [
     "GRAPH_FORMAT",
@@ -807,17 +808,4 @@ def graph_from_chain(program: Program) -> Graph:
 
 def check_graph_spikes(graph: Graph, spikes) -> np.ndarray:
     """Validate input spikes `[samples, T, *input_shape]` of 0/1; return them as uint8."""
-    spikes = np.asarray(spikes)
-    expected = (graph.timesteps, *graph.input_shape)
-    if spikes.ndim != 2 + len(graph.input_shape) or spikes.shape[1:] != expected:
-        raise InputError(
-            f"input spikes have shape {spikes.shape}, expected (samples, "
-            f"{', '.join(map(str, expected))}) for this Program"
-        )
-    if spikes.dtype.kind not in "biu":
-        raise InputError(f"input spikes must be integers 0/1, got dtype {spikes.dtype}")
-    if spikes.size and (spikes.min() < 0 or spikes.max() > 1):
-        raise InputError(
-            f"input spikes must be 0 or 1, found values in {spikes.min()}..{spikes.max()}"
-        )
-    return np.ascontiguousarray(spikes, dtype=np.uint8)
+    return check_spike_array(spikes, (graph.timesteps, *graph.input_shape))

@@ -34,6 +34,7 @@ __all__ = [
     "load_program",
     "save_program",
     "check_spikes",
+    "check_spike_array",
     "check_name",
     "reject_unknown_keys",
     "ENCODER_KEYS",
@@ -362,16 +363,20 @@ def reject_unknown_keys(where: str, mapping: dict, allowed) -> None:
 
 
 def check_spikes(program: Program, spikes) -> np.ndarray:
-    """Validate input spikes `[samples, T, inputs]` of 0/1 against `program`; return uint8.
+    """Validate input spikes `[samples, T, inputs]` of 0/1 against `program`; return uint8."""
+    return check_spike_array(spikes, (program.timesteps, program.inputs))
+
+
+def check_spike_array(spikes, expected: tuple[int, ...]) -> np.ndarray:
+    """Validate input spikes `[samples, *expected]` of 0/1; return them as uint8.
 
     The result is C-contiguous, so batches of it convert to tensors without a copy.
     """
     spikes = np.asarray(spikes)
-    expected = (program.timesteps, program.inputs)
-    if spikes.ndim != 3 or spikes.shape[1:] != expected:
+    if spikes.ndim != 1 + len(expected) or spikes.shape[1:] != tuple(expected):
         raise InputError(
-            f"input spikes have shape {spikes.shape}, expected (samples, {expected[0]}, "
-            f"{expected[1]}) for this Program"
+            f"input spikes have shape {spikes.shape}, expected (samples, "
+            f"{', '.join(map(str, expected))}) for this Program"
         )
     if spikes.dtype.kind not in "biu":
         raise InputError(f"input spikes must be integers 0/1, got dtype {spikes.dtype}")
