@@ -20,6 +20,7 @@ from .layers import QuantLinear
 from .mlp import ReadoutLayer, SpikingMLP
 
 __all__ = [
+    "BudgetError",
     "ESTIMATORS",
     "ALBSNNOptions",
     "ALBSNN",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 ESTIMATORS = ("accuracy", "current", "weight")
+
+
+class BudgetError(ValueError):
+    """A weight-memory budget that no choice of bits can hold."""
 
 
 @dataclass
@@ -249,7 +254,7 @@ def choose_bits(
     for i in candidates:
         smallest[i] = 1
     if total(smallest) > budget_bits:
-        raise ValueError(
+        raise BudgetError(
             f"weight budget {budget_bits} bits is below the smallest choice, "
             f"{total(smallest)} bits (candidate layers binary: {smallest}; all-{k_bits}-bit "
             f"takes {total(base)} bits)"

@@ -125,6 +125,7 @@ def _load_data(args, recorded: str | None, split: str):
 
 
 def cmd_train(args):
+    from spikeloom.models.albsnn import BudgetError
     from spikeloom.models.mlp import MLPConfig
     from spikeloom.models.train import (
         TrainConfig,
@@ -134,6 +135,7 @@ def cmd_train(args):
     )
 
     out = output_file(args.out, ".pt")
+    albsnn = _albsnn_options(args)
     if args.neuron == "lifb" and args.burst_max is None:
         raise InputError(f"--neuron lifb needs --burst-max (2..{BURST_MAX})")
     try:
@@ -158,15 +160,32 @@ def cmd_train(args):
         lr=args.lr,
         seed=args.seed,
         batch_size=args.batch_size,
+        weight_budget_bits=args.weight_budget,
+        albsnn=albsnn,
     )
     try:
         model, history = train(config, train_config, progress=not args.quiet)
+    except BudgetError as error:
+        raise InputError(f"--weight-budget: {error}") from None
     except TrainingInterrupted as stop:
         if stop.history:
             save_checkpoint(out, stop.model, train_config, stop.history)
         raise _training_stopped(stop, out) from None
     save_checkpoint(out, model, train_config, history)
     print(f"float test accuracy {history[-1]['test_accuracy']:.4f}; checkpoint {out}")
+
+
+def _albsnn_options(args):
+    """ALBSNN's options when --weight-budget asks for it; its other options need it."""
+    from spikeloom.models.albsnn import ALBSNNOptions
+
+    if args.weight_budget is None:
+        for option in ("--k-bits", "--estimator"):
+            _not_with(args, option, "without --weight-budget (ALBSNN's options)")
+        return None
+    _not_with(args, "--weight-bits", "with --weight-budget (ALBSNN chooses the bits)")
+    chosen = {"k_bits": args.k_bits, "estimator": args.estimator}
+    return ALBSNNOptions(**{key: value for key, value in chosen.items() if value is not None})
 
 
 def _training_stopped(stop, checkpoint: Path) -> "_Stopped":
@@ -670,6 +689,26 @@ def _add_model_commands(sub, backends):
     )
     p.add_argument(
         "--output", default="readout", choices=("readout", "spikes"), help="last layer's output"
+    )
+    p.add_argument(
+        "--weight-budget",
+        type=int_in(1),
+        default=None,
+        metavar="BITS",
+        help="weight-memory budget: ALBSNN chooses binary or --k-bits weights per layer "
+        "(docs/albsnn.md)",
+    )
+    p.add_argument(
+        "--k-bits",
+        type=int_in(2, WEIGHT_BITS.stop - 1),
+        default=None,
+        help="bits of a layer ALBSNN keeps multi-bit (default: 4)",
+    )
+    p.add_argument(
+        "--estimator",
+        default=None,
+        choices=("accuracy", "current", "weight"),
+        help="ALBSNN's estimate of what binarizing a layer costs (default: accuracy)",
     )
     p.add_argument("--epochs", type=int_in(1, 100000), default=60, help="training epochs")
     p.add_argument("--batch-size", type=int_in(2, 1 << 20), default=64, help="batch size")

@@ -188,3 +188,20 @@ def test_run_on_a_missing_serial_port_is_one_line(workdir, tmp_path, capsys):
         ],
     )
     assert "cannot open serial port '/dev/nope'" in message
+
+
+def test_train_with_a_weight_budget_chooses_bits_that_fit(tmp_path, capsys):
+    from spikeloom.models.albsnn import layer_weight_bits
+    from spikeloom.models.train import load_checkpoint
+
+    out = tmp_path / "m.pt"
+    argv = ["train", "--hidden", "16,8", "--epochs", "2", "--encoder", "thermometer", "--quiet"]
+    # All 4-bit: (256 x 16 + 16 x 8 + 8 x 10) x 4 = 17,216 bits; the budget forces binary layers.
+    argv += ["--weight-budget", "9000", "--estimator", "weight", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    model, checkpoint = load_checkpoint(out)
+    bits = checkpoint["model"]["weight_bits"]
+    sizes = [(256, 16), (16, 8), (8, 10)]
+    assert sum(layer_weight_bits(i, o, b) for (i, o), b in zip(sizes, bits, strict=True)) <= 9000
+    assert 1 in bits and max(bits) == 4
+    assert main(["compile", str(out), "--out", str(tmp_path / "p"), "--no-eval"]) == 0
