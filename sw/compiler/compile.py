@@ -17,7 +17,7 @@ from spikeloom.hw.params import V_BITS, v_range
 from spikeloom.models.mlp import EngineLayer, ReadoutLayer, SpikingMLP
 from spikeloom.sw.compiler.program import Layer, Program
 
-__all__ = ["CompileOptions", "compile_model", "auto_v_bits"]
+__all__ = ["CompileOptions", "compile_model", "auto_v_bits", "clip_to_membrane"]
 
 #: Smallest |a| the compiler divides by: below it the neuron's input barely matters.
 _MIN_SCALE = 1e-9
@@ -63,6 +63,20 @@ def auto_v_bits(layer: Layer, max_count: int, timesteps: int, headroom_bits: int
     if layer.leak_shift is not None:  # the format needs leak_shift < v_bits
         bits = max(bits, layer.leak_shift + 1)
     return min(max(bits, V_BITS.start), V_BITS.stop - 1)
+
+
+def clip_to_membrane(theta, beta, v_bits: int, fold) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds and biases as int32 within a `v_bits` membrane (thresholds >= 1); how many
+    neurons had to be clipped goes into `fold.notes`."""
+    low, high = v_range(v_bits)
+    clipped_theta = np.clip(theta, 1, high)
+    clipped_beta = np.clip(beta, low, high)
+    clipped = int(((clipped_theta != theta) | (clipped_beta != beta)).sum())
+    if clipped:
+        fold.notes.append(
+            f"{clipped} neurons' thresholds or biases clipped to {low}..{high} (v_bits={v_bits})"
+        )
+    return clipped_theta.astype(np.int32), clipped_beta.astype(np.int32)
 
 
 def _fold_scale(scale: np.ndarray, shift: np.ndarray, weight: np.ndarray, name: str):
@@ -128,17 +142,7 @@ def compile_model(model: SpikingMLP, options: CompileOptions | None = None):
                 config.timesteps,
                 options.headroom_bits,
             )
-            low, high = v_range(layer.v_bits)
-            clipped_theta = np.clip(theta, 1, high)
-            clipped_beta = np.clip(beta, low, high)
-            clipped = int(((clipped_theta != theta) | (clipped_beta != beta)).sum())
-            if clipped:
-                fold.notes.append(
-                    f"{clipped} neurons' thresholds or biases clipped to {low}..{high} "
-                    f"(v_bits={layer.v_bits})"
-                )
-            layer.threshold = clipped_theta.astype(np.int32)
-            layer.bias = clipped_beta.astype(np.int32)
+            layer.threshold, layer.bias = clip_to_membrane(theta, beta, layer.v_bits, fold)
             layers.append(layer)
             folds.append(fold)
             max_count = burst

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from spikeloom.hw.params import V_BITS, v_range
+from spikeloom.hw.params import V_BITS
 from spikeloom.models.mixer import PopNorm, SpikingMixer
+from spikeloom.sw.compiler.compile import clip_to_membrane
 from spikeloom.sw.compiler.graph import Graph, Population, Projection, Weight
 from spikeloom.sw.compiler.graph_golden import projection_bound
 
@@ -219,15 +220,6 @@ def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = Non
     notes = []
     for pop, theta, beta, fold in staged:
         pop.v_bits = options.v_bits or graph_v_bits(graph, pop, theta, beta, options.headroom_bits)
-        low, high = v_range(pop.v_bits)
-        clipped_theta = np.clip(theta, 1, high)
-        clipped_beta = np.clip(beta, low, high)
-        clipped = int(((clipped_theta != theta) | (clipped_beta != beta)).sum())
-        if clipped:
-            fold.notes.append(
-                f"{clipped} thresholds or biases clipped to {low}..{high} (v_bits={pop.v_bits})"
-            )
-        pop.threshold = clipped_theta.astype(np.int32)
-        pop.bias = clipped_beta.astype(np.int32)
+        pop.threshold, pop.bias = clip_to_membrane(theta, beta, pop.v_bits, fold)
         notes.append(fold)
     return graph.validate(), notes
