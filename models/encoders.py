@@ -1,4 +1,5 @@
-"""Host-side encoders: raw samples in [0, 1] -> input spikes `[batch, T, channels]`.
+"""Host-side encoders: raw samples in [0, 1] -> input spikes `[batch, T, channels]` (or
+`[batch, T, levels, H, W]` for an image that keeps its layout, what graph Programs read).
 
 The engine receives spikes only; these run on the host. Each encoder can describe itself as a
 `spec()` (plain YAML-able values) plus `arrays()` and be rebuilt by `encoder_from_spec`, so a
@@ -14,6 +15,7 @@ __all__ = [
     "ThermometerEncoder",
     "RateEncoder",
     "AnalogEncoder",
+    "ImageThermometerEncoder",
     "encoder_from_spec",
 ]
 
@@ -131,12 +133,54 @@ class AnalogEncoder(nn.Module):
         return {key: value.detach().cpu().numpy() for key, value in self.state_dict().items()}
 
 
+class ImageThermometerEncoder(nn.Module):
+    """Pixels -> spikes `[batch, T, levels, H, W]`, channels first so the image keeps its layout:
+    channel k fires while the pixel is >= (k + 1) / (levels + 1), the same every timestep."""
+
+    def __init__(self, size: int, timesteps: int, levels: int = 4):
+        super().__init__()
+        if levels < 1:
+            raise ValueError(f"levels must be >= 1, got {levels}")
+        self.size, self.timesteps, self.levels = size, timesteps, levels
+        self.register_buffer(
+            "thresholds", torch.arange(1, levels + 1, dtype=torch.float32) / (levels + 1)
+        )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.levels, self.size, self.size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        images = x.reshape(x.shape[0], 1, self.size, self.size)
+        spikes = (images >= self.thresholds.view(1, -1, 1, 1)).to(torch.float32)
+        return spikes.unsqueeze(1).expand(-1, self.timesteps, -1, -1, -1)
+
+    def spec(self) -> dict:
+        return {
+            "kind": "thermometer_image",
+            "features": self.size * self.size,
+            "levels": self.levels,
+            "height": self.size,
+            "width": self.size,
+        }
+
+    def arrays(self) -> dict:
+        return {}
+
+
 def encoder_from_spec(spec: dict, timesteps: int, arrays: dict | None = None) -> nn.Module:
     """Rebuild an encoder from `spec()` and `arrays()`; raise ValueError on an unknown spec."""
     kind = spec.get("kind")
     try:
         if kind == "thermometer":
             encoder = ThermometerEncoder(spec["features"], timesteps, spec["levels"])
+        elif kind == "thermometer_image":
+            if spec["height"] != spec["width"] or spec["features"] != spec["height"] ** 2:
+                raise ValueError(
+                    f"thermometer_image: features {spec['features']} must be height x width of a "
+                    f"square image, got {spec['height']} x {spec['width']}"
+                )
+            encoder = ImageThermometerEncoder(spec["height"], timesteps, spec["levels"])
         elif kind == "rate":
             encoder = RateEncoder(spec["features"], timesteps, spec.get("seed", 0))
         elif kind == "analog":
@@ -146,7 +190,9 @@ def encoder_from_spec(spec: dict, timesteps: int, arrays: dict | None = None) ->
             state = {key: torch.as_tensor(value) for key, value in (arrays or {}).items()}
             encoder.load_state_dict(state)
         else:
-            raise ValueError(f"encoder kind {kind!r} is not one of thermometer, rate, analog")
+            raise ValueError(
+                f"encoder kind {kind!r} is not one of thermometer, thermometer_image, rate, analog"
+            )
     except KeyError as missing:
         raise ValueError(f"encoder {kind!r}: missing field {missing}") from None
     except RuntimeError as error:

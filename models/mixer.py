@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .encoders import ImageThermometerEncoder
 from .layers import QuantLinear, _SignSTE
 from .neurons import LIF, Readout, check_neuron_kind
 
@@ -69,41 +70,6 @@ class MixerConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-class ImageThermometerEncoder(nn.Module):
-    """Pixels -> spikes `[batch, T, levels, H, W]`, channels first so the image keeps its layout:
-    channel k fires while the pixel is >= (k + 1) / (levels + 1), the same every timestep."""
-
-    def __init__(self, size: int, timesteps: int, levels: int = 4):
-        super().__init__()
-        if levels < 1:
-            raise ValueError(f"levels must be >= 1, got {levels}")
-        self.size, self.timesteps, self.levels = size, timesteps, levels
-        self.register_buffer(
-            "thresholds", torch.arange(1, levels + 1, dtype=torch.float32) / (levels + 1)
-        )
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.levels, self.size, self.size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        images = x.reshape(x.shape[0], 1, self.size, self.size)
-        spikes = (images >= self.thresholds.view(1, -1, 1, 1)).to(torch.float32)
-        return spikes.unsqueeze(1).expand(-1, self.timesteps, -1, -1, -1)
-
-    def spec(self) -> dict:
-        return {
-            "kind": "thermometer_image",
-            "features": self.size * self.size,
-            "levels": self.levels,
-            "height": self.size,
-            "width": self.size,
-        }
-
-    def arrays(self) -> dict:
-        return {}
 
 
 class BinaryWeight(nn.Module):

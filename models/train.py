@@ -1,4 +1,5 @@
-"""Seeded training of a spiking MLP, with a progress bar; checkpoints hold state and config."""
+"""Seeded training of any model of `models.zoo`, with a progress bar; checkpoints hold its kind,
+state and configuration."""
 
 import copy
 from dataclasses import asdict, dataclass, replace
@@ -11,7 +12,8 @@ from tqdm import tqdm
 
 from .albsnn import ALBSNN, ALBSNNOptions
 from .datasets import load_dataset
-from .mlp import MLPConfig, SpikingMLP
+from .mlp import SpikingMLP
+from .zoo import MODEL_KINDS, build_model, kind_of
 
 __all__ = [
     "TrainConfig",
@@ -46,13 +48,17 @@ class TrainConfig:
     weight_budget_bits: int | None = None
     #: ALBSNN's options (an `ALBSNNOptions` or its dict); None: the defaults.
     albsnn: ALBSNNOptions | None = None
+    #: `onecycle` or `cosine` (models/zoo.py); None: the one the model kind trains best with.
+    schedule: str | None = None
 
     def __post_init__(self):
         if isinstance(self.albsnn, dict):  # as a checkpoint stores it
             self.albsnn = ALBSNNOptions(**self.albsnn)
+        if self.schedule not in (None, "onecycle", "cosine"):
+            raise ValueError(f"schedule must be 'onecycle' or 'cosine', got {self.schedule!r}")
 
 
-def evaluate(model: SpikingMLP, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
     """Accuracy of the float model on `(x, y)`."""
     model.eval()
     correct = 0
@@ -63,25 +69,31 @@ def evaluate(model: SpikingMLP, x: np.ndarray, y: np.ndarray, batch_size: int = 
     return float(correct) / len(x)
 
 
-def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = True):
-    """Train from a fixed seed; return `(model, history)` with per-epoch loss and accuracy.
+def train(model_config, train_config: TrainConfig, progress: bool = True):
+    """Train the model `model_config` describes (any configuration of `models.zoo`) from a
+    fixed seed; return `(model, history)` with per-epoch loss and accuracy.
 
     Ctrl-C raises `TrainingInterrupted` with the model as it was after the last whole epoch.
     """
+    kind = kind_of(model_config)
     torch.manual_seed(train_config.seed)
     generator = torch.Generator().manual_seed(train_config.seed)
     x_train, y_train = load_dataset(train_config.dataset, "train", train_config.data_dir)
     x_test, y_test = load_dataset(train_config.dataset, "test", train_config.data_dir)
-    if x_train.shape[1] != model_config.in_features:
+    if kind.graph:
+        _check_image_size(model_config, x_train.shape[1], train_config.dataset)
+    elif x_train.shape[1] != model_config.in_features:
         model_config.in_features = x_train.shape[1]
     albsnn = None
     if train_config.weight_budget_bits is not None:
+        if kind.name != "dense":
+            raise ValueError(f"a weight budget (ALBSNN) applies to dense models, not {kind.name}")
         options = train_config.albsnn or ALBSNNOptions()
         x_train, y_train, holdout = _hold_out(x_train, y_train, options, train_config.seed)
         # Every engine layer starts k-bit; the chooser binarizes some after each warm-up epoch.
         engine_layers = len(model_config.hidden) + 1
         model_config = replace(model_config, weight_bits=[options.k_bits] * engine_layers)
-    model = SpikingMLP(model_config)
+    model = build_model(kind.name, model_config)
     if train_config.weight_budget_bits is not None:
         albsnn = ALBSNN(
             model, train_config.weight_budget_bits, options, train_config.epochs, holdout
@@ -90,7 +102,7 @@ def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = T
         model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
     )
     steps = train_config.epochs * -(-len(x_train) // train_config.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, train_config.lr, total_steps=steps)
+    schedule = _schedule(optimizer, train_config.schedule or kind.schedule, train_config.lr, steps)
     xs, ys = torch.from_numpy(x_train), torch.from_numpy(y_train)
     # The weights and history of the last whole epoch, replaced in one assignment so that
     # Ctrl-C never finds them apart.
@@ -117,11 +129,31 @@ def train(model_config: MLPConfig, train_config: TrainConfig, progress: bool = T
     return model, completed[1]
 
 
-def _bits(model: SpikingMLP) -> list[int]:
+def _check_image_size(config, features: int, dataset: str) -> None:
+    """A graph model reads square images of `config.image_size` pixels a side."""
+    if config.image_size**2 != features:
+        raise ValueError(
+            f"the model reads {config.image_size}x{config.image_size} images, {dataset} has "
+            f"{features} pixels per sample"
+        )
+
+
+def _schedule(optimizer, name: str, lr: float, steps: int):
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+
+
+def _bits(model) -> list[int] | None:
+    """A dense model's weight bits per layer (ALBSNN changes them); None for other kinds."""
+    if not isinstance(model, SpikingMLP):
+        return None
     return [layer.linear.bits for layer in model.layers]
 
 
-def _set_bits(model: SpikingMLP, bits: list[int]) -> None:
+def _set_bits(model, bits: list[int] | None) -> None:
+    if bits is None:
+        return
     for layer, b in zip(model.layers, bits):
         layer.linear.bits = b
     model.config.weight_bits = list(bits)
@@ -163,12 +195,14 @@ def _train_epoch(
     return total / len(xs)
 
 
-def save_checkpoint(path, model: SpikingMLP, train_config: TrainConfig | None, history=None):
-    """A checkpoint is the state dict plus both configs: enough to rebuild the model."""
+def save_checkpoint(path, model: nn.Module, train_config: TrainConfig | None, history=None):
+    """A checkpoint is the model's kind, its state dict and both configs: enough to rebuild the
+    model."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
             "format": "spikeloom.checkpoint/1",
+            "kind": kind_of(model).name,
             "model": model.config.as_dict(),
             "train": asdict(train_config) if train_config else None,
             "state_dict": model.state_dict(),
@@ -178,11 +212,16 @@ def save_checkpoint(path, model: SpikingMLP, train_config: TrainConfig | None, h
     )
 
 
-def load_checkpoint(path) -> tuple[SpikingMLP, dict]:
-    """Rebuild a model from `save_checkpoint`'s file; returns `(model, checkpoint dict)`."""
+def load_checkpoint(path) -> tuple[nn.Module, dict]:
+    """Rebuild a model from `save_checkpoint`'s file; returns `(model, checkpoint dict)`.
+
+    A checkpoint without a `kind` holds a dense model (they were the only kind at first)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != "spikeloom.checkpoint/1":
         raise ValueError(f"{path}: not a spikeloom checkpoint")
-    model = SpikingMLP(MLPConfig(**checkpoint["model"]))
+    kind = checkpoint.setdefault("kind", "dense")
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"model kind {kind!r} is not one of {', '.join(MODEL_KINDS)}")
+    model = build_model(kind, checkpoint["model"])
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), checkpoint

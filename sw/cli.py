@@ -41,6 +41,8 @@ INTERRUPTED = 130
 BOARD_CHOICES = tuple(BOARDS)
 SIMULATED_BOARDS = ("sim", *(f"sim:{name}" for name in BOARD_CHOICES))
 DEMO_BOARD = "sim:icebreaker"
+#: `train --model`: the kinds of models.zoo, and albsnn (a dense model under a weight budget).
+MODEL_CHOICES = ("dense", "mixer", "albsnn")
 FLASH_DIR = "build/board"
 
 
@@ -126,38 +128,29 @@ def _load_data(args, recorded: str | None, split: str):
 
 def cmd_train(args):
     from spikeloom.models.albsnn import BudgetError
-    from spikeloom.models.mlp import MLPConfig
     from spikeloom.models.train import (
         TrainConfig,
         TrainingInterrupted,
         save_checkpoint,
         train,
     )
+    from spikeloom.models.zoo import MODEL_KINDS
 
     out = output_file(args.out, ".pt")
+    kind = MODEL_KINDS["dense" if args.model == "albsnn" else args.model]
     albsnn = _albsnn_options(args)
     if args.neuron == "lifb" and args.burst_max is None:
         raise InputError(f"--neuron lifb needs --burst-max (2..{BURST_MAX})")
+    dataset, x_train, _ = _load_data(args, None, "train")  # fail early, before training
     try:
-        config = MLPConfig(
-            hidden=args.hidden,
-            timesteps=args.timesteps,
-            encoder=args.encoder,
-            neuron=args.neuron,
-            burst_max=args.burst_max or 1,
-            leak_shift=args.leak_shift,
-            reset=args.reset,
-            weight_bits=args.weight_bits,
-            output=args.output,
-        )
+        config = _graph_config(args, kind, x_train.shape[1]) if kind.graph else _dense_config(args)
     except ValueError as error:
         raise InputError(str(error)) from None
-    dataset, *_ = _load_data(args, None, "train")  # fail early, before training
     train_config = TrainConfig(
         dataset=dataset,
         data_dir=args.data_dir,
         epochs=args.epochs,
-        lr=args.lr,
+        lr=args.lr or kind.lr,
         seed=args.seed,
         batch_size=args.batch_size,
         weight_budget_bits=args.weight_budget,
@@ -175,14 +168,78 @@ def cmd_train(args):
     print(f"float test accuracy {history[-1]['test_accuracy']:.4f}; checkpoint {out}")
 
 
+#: Options of `train` that shape one family of models only, and their defaults.
+_DENSE_OPTIONS = {"hidden": [256], "encoder": "analog", "output": "readout"}
+_GRAPH_OPTIONS = ("channels", "blocks", "patch", "levels", "gain_shift")
+
+
+def _dense_config(args):
+    from spikeloom.models.mlp import MLPConfig
+
+    for name in _GRAPH_OPTIONS:
+        _not_with(args, "--" + name.replace("_", "-"), f"to --model {args.model}")
+    given = {name: getattr(args, name) for name in _DENSE_OPTIONS}
+    dense = {
+        name: default if given[name] is None else given[name]
+        for name, default in _DENSE_OPTIONS.items()
+    }
+    return MLPConfig(
+        **dense,
+        timesteps=args.timesteps,
+        neuron=args.neuron,
+        burst_max=args.burst_max or 1,
+        leak_shift=args.leak_shift,
+        reset=args.reset or "subtract",
+        weight_bits=args.weight_bits,
+    )
+
+
+def _graph_config(args, kind, pixels: int):
+    """A graph model's configuration: the image's side from the data set, a 4x4 token grid
+    unless --patch says otherwise, the configuration's defaults for what is not given."""
+    import math
+
+    for name in _DENSE_OPTIONS:
+        _not_with(args, "--" + name, f"to --model {args.model} (a graph model)")
+    side = math.isqrt(pixels)
+    if side * side != pixels:
+        raise InputError(f"--model {args.model} reads square images; samples have {pixels} pixels")
+    fields = {
+        "image_size": side,
+        "patch": args.patch or max(side // 4, 1),
+        "timesteps": args.timesteps,
+        "neuron": args.neuron,
+        "burst_max": args.burst_max or 1,
+        "leak_shift": args.leak_shift,
+    }
+    if args.weight_bits is not None:
+        if len(args.weight_bits) != 1:
+            raise InputError(
+                f"--weight-bits {','.join(map(str, args.weight_bits))}: --model {args.model} "
+                "takes one value, the readout's bits (every other weight is binary)"
+            )
+        fields["weight_bits"] = args.weight_bits[0]
+    for name in ("reset", *_GRAPH_OPTIONS):
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
+    return kind.config(**fields)
+
+
 def _albsnn_options(args):
     """ALBSNN's options when --weight-budget asks for it; its other options need it."""
     from spikeloom.models.albsnn import ALBSNNOptions
 
+    if args.model == "albsnn" and args.weight_budget is None:
+        raise InputError("--model albsnn needs --weight-budget BITS (its weight-memory budget)")
     if args.weight_budget is None:
         for option in ("--k-bits", "--estimator"):
             _not_with(args, option, "without --weight-budget (ALBSNN's options)")
         return None
+    if args.model not in ("dense", "albsnn"):
+        raise InputError(
+            f"--weight-budget does not apply to --model {args.model} (ALBSNN chooses the bits "
+            "of a dense model's layers)"
+        )
     _not_with(args, "--weight-bits", "with --weight-budget (ALBSNN chooses the bits)")
     chosen = {"k_bits": args.k_bits, "estimator": args.estimator}
     return ALBSNNOptions(**{key: value for key, value in chosen.items() if value is not None})
@@ -198,9 +255,10 @@ def _training_stopped(stop, checkpoint: Path) -> "_Stopped":
 
 
 def cmd_compile(args):
-    from spikeloom.sw.compiler.compile import CompileOptions, compile_model
-    from spikeloom.sw.compiler.describe import describe_folds, describe_program
+    from spikeloom.sw.compiler.compile_trained import compile_trained
+    from spikeloom.sw.compiler.describe import describe_folds, describe_graph, describe_program
     from spikeloom.sw.compiler.evaluate import evaluate_program, evaluate_target
+    from spikeloom.sw.compiler.graph import Graph, save_graph
     from spikeloom.sw.compiler.program import save_program
     from spikeloom.sw.models_io import load_model
 
@@ -210,15 +268,17 @@ def cmd_compile(args):
     out = output_folder(args.out, "program.yaml")
     model, checkpoint = load_model(args.checkpoint)
     trained = checkpoint.get("train") or {}
-    program, folds = compile_model(model, CompileOptions(v_bits=args.v_bits))
+    program, folds = compile_trained(model, args.v_bits)
     program.dataset = trained.get("dataset")
-    save_program(program, out)
-    print(describe_program(program))
+    graph = isinstance(program, Graph)
+    (save_graph if graph else save_program)(program, out)
+    print((describe_graph if graph else describe_program)(program))
     print()
     print(describe_folds(folds))
+    what = "population" if graph else "layer"
     for fold in folds:
         for note in fold.notes:
-            print(f"spikeloom: warning: layer {fold.name!r}: {note}", file=sys.stderr)
+            print(f"spikeloom: warning: {what} {fold.name!r}: {note}", file=sys.stderr)
     if not args.no_eval:
         if args.data_dir is None and args.dataset in (None, trained.get("dataset")):
             args.data_dir = trained.get("data_dir")
@@ -234,11 +294,11 @@ def cmd_compile(args):
 
 def cmd_encode(args):
     from spikeloom.sw.compiler.encode import encode
-    from spikeloom.sw.compiler.program import load_program
+    from spikeloom.sw.models_io import load_any_program
 
     out = output_file(args.out, ".npy")
     labels_out = output_file(args.labels, ".npy", "--labels") if args.labels else None
-    program = load_program(args.program)
+    program = load_any_program(args.program)
     dataset, x, y = _load_data(args, program.dataset, args.split)
     spikes = encode(program, x)
     np.save(out, spikes)
@@ -250,26 +310,29 @@ def cmd_encode(args):
 
 def cmd_sim(args):
     from spikeloom.sw.compiler.graph import Graph
-    from spikeloom.sw.compiler.graph_golden import run_graph_golden
     from spikeloom.sw.models_io import load_any_program
 
     out = output_file(args.out, ".npz")
     program = load_any_program(args.program)
     spikes = load_spikes(args.input)
-    if isinstance(program, Graph):
-        if args.backend != "golden":
-            raise InputError(
-                f"--backend {args.backend}: the engine runs chains of dense layers (format 1) "
-                "today; a graph Program (format 2) runs on --backend golden"
-            )
-        _runner(args)  # the golden model's option checks
-        runner = run_graph_golden
-    else:
-        runner = _runner(args)
+    runner = _graph_runner(args) if isinstance(program, Graph) else _runner(args)
     batch = _batch(args, len(spikes))
     result = _run_saving(runner, program, spikes, out, batch, args.backend)
     result.save(out)
     print(f"{result.samples} samples on {args.backend}{_cycles_text(result)}; results -> {out}")
+
+
+def _graph_runner(args):
+    """The golden model, the one backend that runs a graph Program (format 2) today."""
+    from spikeloom.sw.compiler.graph_golden import run_graph_golden
+
+    if args.backend != "golden":
+        raise InputError(
+            f"--backend {args.backend}: the engine runs chains of dense layers (format 1) "
+            "today; a graph Program (format 2) runs on --backend golden"
+        )
+    _runner(args)  # the golden model's option checks
+    return run_graph_golden
 
 
 def _batch(args, samples: int) -> int:
@@ -290,20 +353,22 @@ def _cycles_text(result) -> str:
 def cmd_eval(args):
     from spikeloom.sw.compiler.encode import encode
     from spikeloom.sw.compiler.evaluate import evaluate_target
+    from spikeloom.sw.compiler.graph import Graph
     from spikeloom.sw.compiler.program import Program
     from spikeloom.sw.models_io import load_target
 
     target, recorded = load_target(args.target)
     out = output_file(args.out, ".npz") if args.out else None
-    if not isinstance(target, Program):
+    is_program = isinstance(target, (Program, Graph))
+    if not is_program:
         reason = "to a checkpoint: it is evaluated in float (compile it to run on a backend)"
         for option in ("--backend", "--lanes", "--waves", "--out"):
             _not_with(args, option, reason)
     args.backend = args.backend or "golden"
     dataset, x, y = _load_data(args, recorded, args.split)
     report = {"target": str(args.target), "dataset": dataset, "split": args.split}
-    if isinstance(target, Program):
-        runner = _runner(args)
+    if is_program:
+        runner = _graph_runner(args) if isinstance(target, Graph) else _runner(args)
         batch = _batch(args, len(x))
         try:
             result = _run_saving(runner, target, encode(target, x), out, batch, args.backend)
@@ -344,7 +409,7 @@ def cmd_info(args):
             print(f"trained on {program.dataset}")
         return
     model, checkpoint = load_model(path)
-    print(f"checkpoint {path}")
+    print(f"checkpoint {path}: {checkpoint['kind']} model")
     for key, value in checkpoint["model"].items():
         print(f"  {key}: {value}")
     if checkpoint.get("train"):
@@ -494,17 +559,24 @@ def cmd_flash(args):
 
 
 def cmd_report(args):
-    from spikeloom.sw.compiler.program import load_program
-    from spikeloom.sw.reports.run_report import format_report, make_report, write_report
+    from spikeloom.sw.compiler.graph import Graph
+    from spikeloom.sw.models_io import load_any_program
     from spikeloom.sw.result import load_result
 
     if args.input is None:
         _not_with(args, "--neurons", "without --input (membrane traces need the input spikes)")
-    program = load_program(args.program)
+    program = load_any_program(args.program)
     result = load_result(args.result)
     result.check_against(program)
-    spec = _board_spec(args.board)
-    build = load_build_report(args.build) if args.build else None
+    spikes, labels = _report_inputs(args, result)
+    if isinstance(program, Graph):
+        return _graph_report(args, program, result, spikes, labels)
+    _chain_report(args, program, result, spikes, labels)
+
+
+def _report_inputs(args, result):
+    """`(input spikes, labels)` of a report, each None when not given; both must hold the
+    samples the result was asked to run."""
     requested = result.requested or result.samples
     spikes = labels = None
     if args.input:
@@ -516,14 +588,47 @@ def cmd_report(args):
             )
     if args.labels:
         labels = load_labels(args.labels, requested)
+    return spikes, labels
+
+
+def _graph_report(args, graph, result, spikes, labels):
+    from spikeloom.sw.compiler.graph import check_graph_spikes
+    from spikeloom.sw.reports.graph_report import (
+        format_graph_report,
+        make_graph_report,
+        write_graph_report,
+    )
+
+    reason = "to a graph Program (it runs on the golden model, which has no clock or board)"
+    for option in ("--board", "--build", "--neurons"):
+        _not_with(args, option, reason)
+    if spikes is not None:
+        spikes = check_graph_spikes(graph, spikes)
+    report = make_graph_report(graph, result, spikes, labels)
+    out = output_folder(_report_folder(args), "report.json")
+    paths = write_graph_report(report, graph, result, out, input_spikes=spikes, sample=args.sample)
+    print(format_graph_report(report))
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _report_folder(args) -> Path:
+    result_path = Path(args.result)
+    return args.out or result_path.with_name(result_path.stem + "_report")
+
+
+def _chain_report(args, program, result, spikes, labels):
+    from spikeloom.sw.reports.run_report import format_report, make_report, write_report
+
+    if args.board is None:
+        raise InputError("--board is needed for a chain Program: its energy model and clock")
+    spec = _board_spec(args.board)
+    build = load_build_report(args.build) if args.build else None
     layers = {layer.name for layer in program.layers}
     for name in args.neurons or {}:
         if name not in layers:
             raise InputError(f"--neurons names layer {name!r}; the Program has {sorted(layers)}")
     report = make_report(program, result, spec, build=build, input_spikes=spikes, labels=labels)
-    result_path = Path(args.result)
-    out = args.out or result_path.with_name(result_path.stem + "_report")
-    out = output_folder(out, "report.json")
+    out = output_folder(_report_folder(args), "report.json")
     paths = write_report(
         report, program, result, out, input_spikes=spikes, sample=args.sample, neurons=args.neurons
     )
@@ -610,8 +715,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command(sub, name: str, summary: str, example: str, func):
     """A subcommand whose help ends with an example."""
+    label = "examples" if "\n" in example else "example"
     parser = sub.add_parser(
-        name, help=summary, description=summary, epilog=f"example:\n  {example}"
+        name, help=summary, description=summary, epilog=f"{label}:\n  {example}"
     )
     parser.set_defaults(func=func)
     return parser
@@ -660,18 +766,63 @@ def _add_model_commands(sub, backends):
     p = _command(
         sub,
         "train",
-        "train a spiking MLP and write a checkpoint",
-        "spikeloom train --hidden 256 --epochs 60 --out runs/mlp.pt",
+        "train a spiking network (dense MLP, Mixer-SNN, or ALBSNN) and write a checkpoint",
+        "spikeloom train --hidden 256 --epochs 60 --out runs/mlp.pt\n"
+        "  spikeloom train --model mixer --channels 32 --out runs/mixer.pt\n"
+        "  spikeloom train --model albsnn --weight-budget 60000 --out runs/albsnn.pt",
         cmd_train,
     )
     _add_data_args(p, split=False)
     p.add_argument(
-        "--hidden", type=int_list(1, 65536), default=[256], help="hidden widths, e.g. 256,128"
+        "--model",
+        default="dense",
+        choices=MODEL_CHOICES,
+        help="architecture: dense MLP (format-1 Program), mixer (Mixer-SNN, a graph), albsnn "
+        "(a dense MLP whose layers' bits ALBSNN chooses under --weight-budget)",
+    )
+    dense = p.add_argument_group("dense and albsnn models")
+    dense.add_argument(
+        "--hidden",
+        type=int_list(1, 65536),
+        default=None,
+        help="hidden widths, e.g. 256,128 (default: 256)",
+    )
+    dense.add_argument(
+        "--encoder",
+        default=None,
+        choices=("analog", "thermometer", "rate"),
+        help="encoder (default: analog)",
+    )
+    dense.add_argument(
+        "--output",
+        default=None,
+        choices=("readout", "spikes"),
+        help="last layer's output (default: readout)",
+    )
+    graph = p.add_argument_group("graph models (mixer)")
+    graph.add_argument(
+        "--channels", type=int_in(1, 4096), default=None, help="channels per token (default: 32)"
+    )
+    graph.add_argument("--blocks", type=int_in(1, 64), default=None, help="blocks (default: 2)")
+    graph.add_argument(
+        "--patch",
+        type=int_in(1, 4096),
+        default=None,
+        help="patch side and stride (default: a quarter of the image side, a 4x4 token grid)",
+    )
+    graph.add_argument(
+        "--levels",
+        type=int_in(1, 255),
+        default=None,
+        help="thermometer channels per pixel (default: 4)",
+    )
+    graph.add_argument(
+        "--gain-shift",
+        type=int_in(0, 7),
+        default=None,
+        help="every projection's current times 2^g: thresholds resolved in 2^-g (default: 4)",
     )
     p.add_argument("--timesteps", type=int_in(1, 4096), default=4, help="timesteps T")
-    p.add_argument(
-        "--encoder", default="analog", choices=("analog", "thermometer", "rate"), help="encoder"
-    )
     p.add_argument("--neuron", default="lif", choices=("lif", "lifb"), help="neuron kind")
     p.add_argument(
         "--burst-max",
@@ -680,15 +831,18 @@ def _add_model_commands(sub, backends):
         help=f"spikes per burst of a lifb neuron, 2..{BURST_MAX} (lif: 1)",
     )
     p.add_argument("--leak-shift", type=leak_shift, default=1, help="k of tau=2^k, or 'none'")
-    p.add_argument("--reset", default="subtract", choices=("zero", "subtract"), help="reset")
+    p.add_argument(
+        "--reset",
+        default=None,
+        choices=("zero", "subtract"),
+        help="reset (default: subtract for dense, zero for mixer)",
+    )
     p.add_argument(
         "--weight-bits",
         type=int_list(WEIGHT_BITS.start, WEIGHT_BITS.stop - 1),
         default=None,
-        help="bits per engine layer, e.g. 1,2 (default: all binary)",
-    )
-    p.add_argument(
-        "--output", default="readout", choices=("readout", "spikes"), help="last layer's output"
+        help="bits per engine layer, e.g. 1,2 (default: all binary); a graph model: the "
+        "readout's bits, every other weight binary",
     )
     p.add_argument(
         "--weight-budget",
@@ -712,7 +866,12 @@ def _add_model_commands(sub, backends):
     )
     p.add_argument("--epochs", type=int_in(1, 100000), default=60, help="training epochs")
     p.add_argument("--batch-size", type=int_in(2, 1 << 20), default=64, help="batch size")
-    p.add_argument("--lr", type=positive_float(10.0), default=3e-3, help="peak learning rate")
+    p.add_argument(
+        "--lr",
+        type=positive_float(10.0),
+        default=None,
+        help="peak learning rate (default: 3e-3 for dense, 1e-2 for mixer)",
+    )
     p.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
@@ -875,7 +1034,10 @@ def _add_board_commands(sub):
     p.add_argument("result", help="result .npz of `spikeloom run` (or `sim` on hardware)")
     p.add_argument("--program", required=True, help="the Program the result ran")
     p.add_argument(
-        "--board", required=True, choices=BOARD_CHOICES, help="board: energy model and clock"
+        "--board",
+        default=None,
+        choices=BOARD_CHOICES,
+        help="board: energy model and clock (needed for a chain Program; not for a graph)",
     )
     p.add_argument("--build", help="build folder or report.json of `spikeloom build`: its clock")
     p.add_argument("--input", help="the run's input spikes .npy: traces and hidden layers")

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 from spikeloom.models.datasets import DatasetError, load_dataset
-from spikeloom.models.mlp import SpikingMLP
 from spikeloom.models.train import load_checkpoint
 from spikeloom.sw.compiler.graph import Graph, load_graph
 from spikeloom.sw.compiler.program import FORMAT as CHAIN_FORMAT
 from spikeloom.sw.compiler.program import Program, load_program
 from spikeloom.sw.errors import InputError
+from torch import nn
 
 __all__ = [
     "existing_file",
@@ -47,7 +47,7 @@ def existing_file(path, kind: str, option: str = "") -> Path:
     return path
 
 
-def load_model(path) -> tuple[SpikingMLP, dict]:
+def load_model(path) -> tuple[nn.Module, dict]:
     """Rebuild a trained model from a checkpoint; `InputError` when the file is not one."""
     path = existing_file(path, "checkpoint")
     try:
@@ -74,12 +74,12 @@ def load_any_program(path) -> Program | Graph:
     return load_program(path) if header.get("format") == CHAIN_FORMAT else graph
 
 
-def load_target(path) -> tuple[SpikingMLP | Program, str | None]:
-    """A Program directory or a checkpoint file, whichever `path` is, and the data set it
-    records having been trained on (None when it does not say)."""
+def load_target(path) -> tuple[nn.Module | Program | Graph, str | None]:
+    """A Program folder (either format) or a checkpoint file, whichever `path` is, and the data
+    set it records having been trained on (None when it does not say)."""
     path = Path(path)
     if path.is_dir():
-        program = load_program(path)
+        program = load_any_program(path)
         return program, program.dataset
     model, checkpoint = load_model(path)
     return model, (checkpoint.get("train") or {}).get("dataset")

@@ -73,13 +73,22 @@ class Result:
             refuse(f"readout has shape {self.readout.shape}, the Program {program.outputs} outputs")
         if self.cycles.shape != (samples,):
             refuse(f"cycles have shape {self.cycles.shape} for {samples} samples")
-        layers = {layer.name: layer for layer in program.layers if layer.spiking}
+        graph = hasattr(program, "populations")  # a format-2 Program
+        what = "population" if graph else "layer"
+        if graph:
+            shapes = {p.name: tuple(p.shape) for p in program.populations if p.spiking}
+        else:
+            shapes = {layer.name: (layer.outputs,) for layer in program.layers if layer.spiking}
         for name, spikes in self.spikes.items():
-            if name not in layers:
-                refuse(f"it has spikes of layer {name!r}, the Program's layers are {list(layers)}")
-            expected = (samples, program.timesteps, layers[name].outputs)
+            if name not in shapes:
+                refuse(f"it has spikes of {what} {name!r}, the Program's are {list(shapes)}")
+            expected = (samples, program.timesteps, *shapes[name])
             if spikes.shape != expected:
-                refuse(f"layer {name!r} spikes have shape {spikes.shape}, expected {expected}")
+                refuse(f"{what} {name!r} spikes have shape {spikes.shape}, expected {expected}")
+        if graph and self.counters:
+            refuse(
+                f"it has engine counters {sorted(self.counters)}; graphs run on the golden model"
+            )
         for name, counts in self.counters.items():
             if counts.shape != (samples, len(program.layers)):
                 refuse(

@@ -3,6 +3,7 @@
 from spikeloom.sw.compiler.compile import LayerFold
 from spikeloom.sw.compiler.fit import layer_widths
 from spikeloom.sw.compiler.graph import Graph
+from spikeloom.sw.compiler.graph_metrics import connections
 from spikeloom.sw.compiler.program import Program
 from spikeloom.sw.reports.table import format_table
 
@@ -81,8 +82,11 @@ def describe_graph(graph: Graph) -> str:
         for population in graph.populations
     ]
     projections = []
+    total_connections = 0
     for projection in graph.projections:
         weight = graph.weights.get(projection.weight)
+        links = connections(graph, projection)
+        total_connections += links
         detail = {
             "axis": f"axis {projection.axis}",
             "conv": f"stride {list(projection.stride)}, padding {list(projection.padding)}, "
@@ -96,6 +100,7 @@ def describe_graph(graph: Graph) -> str:
                 _shape(weight.values.shape) if weight else "-",
                 weight.bits if weight else "-",
                 projection.gain_shift,
+                links,
                 detail or "-",
             ]
         )
@@ -112,18 +117,38 @@ def describe_graph(graph: Graph) -> str:
         [
             format_table(headers, populations, title),
             format_table(
-                ["projection", "kind", "weight", "weight shape", "bits", "gain_shift", "options"],
+                [
+                    "projection",
+                    "kind",
+                    "weight",
+                    "weight shape",
+                    "bits",
+                    "gain_shift",
+                    "connections",
+                    "options",
+                ],
                 projections,
                 f"Projections, in the order they add; {len(graph.weights)} weight tensors, "
-                f"{stored:,} weight bits stored once",
+                f"{stored:,} weight bits stored once; {total_connections:,} connections (the "
+                "synaptic operations of one timestep in which every neuron spikes once)",
             ),
         ]
     )
 
 
-def describe_folds(folds: list[LayerFold]) -> str:
+def describe_folds(folds: list) -> str:
+    """The compile notes of a chain (`LayerFold`s) or of a graph (`PopulationFold`s)."""
+    if folds and not isinstance(folds[0], LayerFold):
+        return _describe_population_folds(folds)
     rows = [
         [f.name, f.flipped, f"{f.scale_min:.3g}..{f.scale_max:.3g}", "; ".join(f.notes) or "-"]
         for f in folds
     ]
     return format_table(["layer", "flipped", "|scale|", "notes"], rows, "Folding")
+
+
+def _describe_population_folds(folds: list) -> str:
+    rows = [
+        [f.name, f"{f.scale_min:.3g}..{f.scale_max:.3g}", "; ".join(f.notes) or "-"] for f in folds
+    ]
+    return format_table(["population", "|scale|", "notes"], rows, "Folding")

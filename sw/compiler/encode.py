@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from spikeloom.models.encoders import RateEncoder, encoder_from_spec
+from spikeloom.sw.compiler.graph import Graph
 from spikeloom.sw.compiler.program import Program
 from spikeloom.sw.errors import ProgramError
 
@@ -10,8 +11,9 @@ __all__ = ["encode"]
 
 
 @torch.no_grad()
-def encode(program: Program, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Raw samples `[n, features]` in [0, 1] -> uint8 spikes `[n, T, inputs]`."""
+def encode(program: Program | Graph, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Raw samples `[n, features]` in [0, 1] -> uint8 spikes `[n, T, inputs]` for a chain
+    Program, `[n, T, *input_shape]` for a graph."""
     if program.encoder is None:
         raise ProgramError("this Program records no encoder: give input spikes instead")
     try:
@@ -31,9 +33,10 @@ def encode(program: Program, x: np.ndarray, batch_size: int = 4096) -> np.ndarra
         else:
             chunks.append(encoder(chunk))
     spikes = torch.cat(chunks).round().to(torch.uint8).numpy()
-    if spikes.shape[1:] != (program.timesteps, program.inputs):
+    shape = program.input_shape if isinstance(program, Graph) else (program.inputs,)
+    if spikes.shape[1:] != (program.timesteps, *shape):
         raise ProgramError(
             f"encoder gives {spikes.shape[1:]} spikes per sample, Program expects "
-            f"({program.timesteps}, {program.inputs})"
+            f"{(program.timesteps, *shape)}"
         )
     return spikes

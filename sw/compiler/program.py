@@ -58,6 +58,7 @@ _LAYER_KEYS = (
 _TOP_KEYS = ("format", "timesteps", "inputs", "layers", "encoder", "dataset")
 ENCODER_KEYS = {
     "thermometer": ("kind", "features", "levels"),
+    "thermometer_image": ("kind", "features", "levels", "height", "width"),
     "rate": ("kind", "features", "seed"),
     "analog": ("kind", "features", "width", "leak_shift", "reset"),
 }

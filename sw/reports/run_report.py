@@ -31,7 +31,7 @@ from spikeloom.sw.reports import energy, metrics, plots
 from spikeloom.sw.reports.table import format_table, markdown_table, number
 from spikeloom.sw.result import Result
 
-__all__ = ["make_report", "write_report", "format_report"]
+__all__ = ["make_report", "write_report", "format_report", "save_report_files"]
 
 
 def _clock(board_spec, result: Result, build: dict | None) -> dict:
@@ -443,8 +443,14 @@ def write_report(
     except ValueError as error:
         raise InputError(str(error)) from None
     report = {**report, "plots": files}
+    return save_report_files(report, _markdown(report, files), files, out)
+
+
+def save_report_files(report: dict, markdown: str, plots: dict[str, str], out: Path):
+    """Write report.json and report.md beside the plots already in `out`; returns the paths
+    of all of them by name."""
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(_markdown(report, files))
+    (out / "report.md").write_text(markdown)
     paths = {"json": out / "report.json", "markdown": out / "report.md"}
-    paths.update({key: out / name for key, name in files.items()})
+    paths.update({key: out / name for key, name in plots.items()})
     return paths
