@@ -1,9 +1,11 @@
 """Connections and synaptic operations of a graph Program (docs/semantics.md, section 8).
 
-A *connection* is one (source neuron, target neuron, weight) term of a projection's sum; a
-*synaptic operation* is one addition of a weight into a target's current, done once per spike:
-a count `n` (a burst) adds its weight `n` times, as an accumulate-only engine does. So a source
-neuron's *fan-out*, the targets it reaches, times its spike count is the work it causes.
+A *connection* is one (source neuron, target neuron, nonzero weight) term of a projection's
+sum; a *synaptic operation* is one addition of a weight into a target's current, done once per
+spike: a count `n` (a burst) adds its weight `n` times, as an accumulate-only engine does, and a
+zero weight (possible in a multi-bit tensor) adds nothing, as in the chain metrics
+(`sw/reports/metrics.py`). So a source neuron's *fan-out*, the targets it reaches through
+nonzero weights, times its spike count is the work it causes.
 Weights shared by several projections count once per projection here: sharing saves memory,
 not additions.
 """
@@ -25,26 +27,28 @@ def fan_out(graph: Graph, projection: Projection) -> np.ndarray:
     source = graph.shape_of(projection.source)
     if projection.kind == "identity":
         return np.ones(source, dtype=np.int64)
+    nonzero = graph.weights[projection.weight].values != 0
     if projection.kind == "dense":
-        targets = int(np.prod(graph.shape_of(projection.target)))
-        return np.full(source, targets, dtype=np.int64)
-    weight = graph.weights[projection.weight].values
+        return np.count_nonzero(nonzero, axis=1).astype(np.int64).reshape(source)
     if projection.kind == "axis":
-        # Along its axis a source reaches U_a targets; the target's other axes either match
-        # the source's or are 1 (summed into), so nothing multiplies that.
-        return np.full(source, weight.shape[1], dtype=np.int64)
-    return _conv_fan_out(source, weight.shape, projection)
+        # Along its axis, source index i reaches the targets of row i's nonzero weights; the
+        # target's other axes either match the source's or are 1 (summed into), so nothing
+        # multiplies that.
+        per_index = np.count_nonzero(nonzero, axis=1).astype(np.int64)
+        shape = [1] * len(source)
+        shape[projection.axis] = len(per_index)
+        return np.broadcast_to(per_index.reshape(shape), source).copy()
+    return _conv_fan_out(source, nonzero, projection)
 
 
-def _conv_fan_out(source, weight_shape, projection: Projection) -> np.ndarray:
-    """The gradient of the summed output of the convolution with all-ones weights, with
-    respect to its input: for each input position, the (output, tap) pairs that read it,
-    padding and strides included."""
+def _conv_fan_out(source, nonzero: np.ndarray, projection: Projection) -> np.ndarray:
+    """The gradient of the summed output of the convolution with weights 1 where nonzero,
+    with respect to its input: for each input position, the (output, tap) pairs that read it
+    through a nonzero weight, padding and strides included."""
     counts = torch.ones((1, *source), dtype=torch.float64, requires_grad=True)
-    ones = torch.ones(weight_shape, dtype=torch.float64)
     F.conv2d(
         counts,
-        ones,
+        torch.from_numpy(nonzero.astype(np.float64)),
         stride=tuple(projection.stride),
         padding=tuple(projection.padding),
         groups=projection.groups,

@@ -17,7 +17,8 @@ def _population(name, shape, neuron="lif"):
 def _conv_graph(stride, padding, groups) -> Graph:
     rng = np.random.default_rng(SEED)
     c_in, c_out = 4, 8
-    weight = Weight("k", 1, rng.choice([-1, 1], (c_out, c_in // groups, 3, 2)).astype(np.int8))
+    values = rng.integers(-1, 2, (c_out, c_in // groups, 3, 2)).astype(np.int8)  # zeros too
+    weight = Weight("k", 2, values)
     source = (c_in, 5, 7)
     h = (5 + 2 * padding[0] - 3) // stride[0] + 1
     w = (7 + 2 * padding[1] - 2) // stride[1] + 1
@@ -29,11 +30,12 @@ def _conv_graph(stride, padding, groups) -> Graph:
 
 
 def _conv_fan_out_by_loop(graph: Graph) -> np.ndarray:
-    """Count, for every output position, channel and tap, the input neuron it reads."""
+    """Count, for every output position, channel and nonzero tap, the input neuron it reads."""
     projection = graph.projections[0]
     c_in, height, width = graph.input_shape
     c_out, out_h, out_w = graph.populations[0].shape
-    c_group, kh, kw = graph.weights["k"].values.shape[1:]
+    weight = graph.weights["k"].values
+    c_group, kh, kw = weight.shape[1:]
     (sh, sw), (ph, pw) = projection.stride, projection.padding
     per_group = c_out // projection.groups
     counts = np.zeros(graph.input_shape, dtype=np.int64)
@@ -45,7 +47,8 @@ def _conv_fan_out_by_loop(graph: Graph) -> np.ndarray:
                     for dy in range(kh):
                         for dx in range(kw):
                             iy, ix = y * sh - ph + dy, x * sw - pw + dx
-                            if 0 <= iy < height and 0 <= ix < width:
+                            inside = 0 <= iy < height and 0 <= ix < width
+                            if inside and weight[o, c, dy, dx] != 0:
                                 counts[group * c_group + c, iy, ix] += 1
     return counts
 
@@ -66,7 +69,7 @@ def test_synaptic_operations_count_every_spike_times_its_fan_out():
     mixed = _population("b", (3, 4, 5))
     head = Population("r", (7,), "readout", np.ones(1, np.int32), np.zeros(1, np.int32))
     weights = {
-        "m": Weight("m", 1, rng.choice([-1, 1], (4, 4)).astype(np.int8)),
+        "m": Weight("m", 2, np.array([[1, 0, -1, 1]] * 4, np.int8)),  # 3 nonzero per row
         "d": Weight("d", 1, rng.choice([-1, 1], (60, 7)).astype(np.int8)),
     }
     projections = [
@@ -81,6 +84,26 @@ def test_synaptic_operations_count_every_spike_times_its_fan_out():
     }
     operations = synaptic_operations(graph, spikes)
     assert operations[0] == spikes["x"].sum() / 6  # identity: one target each
-    assert operations[1] == spikes["a"].sum() * 4 / 6  # along H: 4 targets each
+    assert operations[1] == spikes["a"].sum() * 3 / 6  # along H: 3 nonzero weights each
     assert operations[2] is None  # no spikes of b given
-    assert [connections(graph, p) for p in projections] == [60, 240, 420]
+    assert [connections(graph, p) for p in projections] == [60, 180, 420]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_chain_as_a_graph_counts_the_synaptic_operations_of_the_chain_metrics(seed):
+    """The graph count and the chain metrics of sw/reports/metrics.py agree on every layer."""
+    from spikeloom.sw.compiler.golden import run_golden
+    from spikeloom.sw.compiler.graph import graph_from_chain
+    from spikeloom.sw.compiler.random_program import random_program, random_spikes
+    from spikeloom.sw.reports.metrics import workload_metrics
+
+    rng = np.random.default_rng(seed)
+    program = random_program(rng)
+    spikes = random_spikes(rng, program, 9)
+    result = run_golden(program, spikes)
+    graph = graph_from_chain(program)
+    sources = {graph.input_name: spikes, **result.spikes}
+    operations = synaptic_operations(graph, sources)
+    chain = workload_metrics(program, result, spikes)["layers"]
+    for layer, ops in zip(program.layers, operations, strict=True):
+        assert ops == pytest.approx(chain[layer.name]["synops_effective"]), (seed, layer.name)
