@@ -1,4 +1,5 @@
-"""Trainable spiking MLPs in PyTorch: neurons, quantized layers, encoders, data sets, training.
+"""Trainable spiking networks in PyTorch (the kinds of `zoo`): neurons, quantized layers,
+encoders, data sets, training.
 
 Imports torch (and, for the bundled data set, scikit-learn) only: never `hw`, `sw` or `sim`.
 """
