@@ -35,8 +35,15 @@ def _set_exact(model: SpikingSNNMLP, rng: np.random.Generator) -> None:
         for module in model.modules():
             if isinstance(module, PopNorm):
                 _set_exact_norm(module, rng)
+        head = model.head
+        if head.bits > 1:
+            # Integer weights times 2^-2 with the largest at qmax: the step is exactly 0.25.
+            values = rng.integers(-head.qmax, head.qmax + 1, size=head.weight.shape)
+            values[0, 0] = head.qmax
+            head.weight.copy_(torch.from_numpy(values * 0.25))
         model.gain.fill_(-0.5)  # negative: the compiler negates the readout weights
-        model.bias.copy_(0.5 * torch.arange(model.config.classes) / 2**GAIN_SHIFT)
+        step = float(head.step())
+        model.bias.copy_(0.5 * step * torch.arange(model.config.classes) / 2**GAIN_SHIFT)
 
 
 def _config(**overrides) -> SNNMLPConfig:
@@ -45,15 +52,21 @@ def _config(**overrides) -> SNNMLPConfig:
 
 
 @pytest.mark.parametrize(
-    "neuron, burst_max, reset, carry_shift",
-    [("lif", 1, "zero", 2), ("lif", 1, "subtract", 2), ("lifb", 3, "subtract", 1)],
+    "neuron, burst_max, reset, carry_shift, weight_bits",
+    [("lif", 1, "zero", 2, 1), ("lif", 1, "subtract", 2, 3), ("lifb", 3, "subtract", 1, 1)],
 )
 def test_exactly_representable_snn_mlp_compiles_spike_for_spike(
-    neuron, burst_max, reset, carry_shift
+    neuron, burst_max, reset, carry_shift, weight_bits
 ):
     print(f"seeds {SEEDS}")
     torch.manual_seed(SEEDS["model"])
-    config = _config(neuron=neuron, burst_max=burst_max, reset=reset, scan_carry_shift=carry_shift)
+    config = _config(
+        neuron=neuron,
+        burst_max=burst_max,
+        reset=reset,
+        scan_carry_shift=carry_shift,
+        weight_bits=weight_bits,
+    )
     model = SpikingSNNMLP(config).eval()
     _set_exact(model, np.random.default_rng(SEEDS["norms"]))
     graph, notes = compile_snn_mlp(model)
@@ -141,7 +154,7 @@ def test_scan_widths_hold_the_walk(carry_shift):
     ],
 )
 def test_config_rejects_with_the_value(bad, named):
-    with pytest.raises(ValueError, match=None) as error:
+    with pytest.raises(ValueError) as error:
         SNNMLPConfig(**bad)
     assert named in str(error.value)
     assert "\n" not in str(error.value)
