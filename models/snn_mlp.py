@@ -35,11 +35,12 @@ Design decisions:
   scan becomes a scan population whose spike counts replace its real-valued output.
 - **The scan's float twin** (`ScanNeuron`) is exact after folding: the integer carry
   `(r + 2^(k-1)) >> k` is `floor((r + 2^(k-1)) / 2^k)`, and with `r = floor(R)` (the integer
-  value is the floor of the float value in integer units, section 7) that is
-  `floor((R + 2^(k-1)) / 2^k)`. So the float carry is `r 2^-k + unit / 2`, `unit` being the
-  float value of one integer step (`scale / 2^gain_shift` per channel): floors commute with the
-  integer additions of the next position, and both walks fire identically. The half unit is the
-  carry's rounding, which the LIF leak does not need (`v - ceil(v / 2) = floor(v / 2)`).
+  value is the floor of the float one in integer units, as in section 5) that is
+  `floor((R + 2^(k-1)) / 2^k)`. So the float carry is `R_f 2^-k + unit / 2`, with `R_f = R unit`
+  the float reset value and `unit` the float value of one integer step (`scale / 2^gain_shift`
+  per channel, `gain_shift` the model's own): floors commute with the integer additions of the
+  next position, and both walks fire identically. The half unit is the carry's rounding, which
+  the LIF leak does not need (`v - ceil(v / 2) = floor(v / 2)`).
   Scan lines run along rows or columns, so a line never mixes channels (units).
 - **Binary weights** everywhere (straight-through sign, `BinaryWeight`), the readout
   `weight_bits`; neurons fire at a float threshold of 1; every projection into a population

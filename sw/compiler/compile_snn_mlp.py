@@ -42,6 +42,7 @@ from spikeloom.models.mixer import PopNorm
 from spikeloom.models.snn_mlp import SNNMLPBlock, SNNMLPConfig, SpikingSNNMLP
 from spikeloom.sw.compiler.compile import clip_to_membrane
 from spikeloom.sw.compiler.compile_graph import (
+    _INPUT,
     GraphCompileOptions,
     PopulationFold,
     _fold,
@@ -52,7 +53,6 @@ from spikeloom.sw.compiler.graph import Graph, Population, Projection, Scan, Wei
 
 __all__ = ["compile_snn_mlp", "scan_headroom_bits"]
 
-_INPUT = "spikes"
 #: The block's weights, as named in the graph (`b{i}_<key>`).
 _BLOCK_WEIGHTS = ("pointwise", "depthwise", "to_lr", "to_td", "merge", "ff_in", "ff_out")
 
