@@ -109,6 +109,32 @@ def _fold(norm: PopNorm, gain_shift: int, name: str):
     return theta.reshape(-1, 1, 1), beta.reshape(-1, 1, 1), fold
 
 
+def _fold_readout(model, gain_shift: int):
+    """`(population, theta, beta, fold, weight)` of a model's readout `gain * head(x) + bias`
+    (`head` a `QuantLinear`), `theta` and `beta` float64 before clipping."""
+    head = model.head
+    shared = float(model.gain * head.step())
+    readout_weight = head.integer_weight()
+    if shared < 0:
+        readout_weight = -readout_weight
+    magnitude = max(abs(shared), _MIN_SCALE)
+    beta = np.rint((1 << gain_shift) * model.bias.double().numpy() / magnitude)
+    theta = np.ones_like(beta)  # unused by a readout; the format needs >= 1
+    readout = Population(
+        name="readout",
+        shape=(model.config.classes,),
+        neuron="readout",
+        threshold=theta,
+        bias=beta,
+        leak_shift=None,
+        reset="zero",
+    )
+    fold = PopulationFold("readout", magnitude, magnitude)
+    if shared < 0:
+        fold.notes.append("negative readout gain: readout weights negated")
+    return readout, theta, beta, fold, readout_weight
+
+
 def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = None):
     """Return `(graph, notes)`: the validated format-2 Program and per-population folds."""
     options = options or GraphCompileOptions()
@@ -182,28 +208,9 @@ def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = Non
             axis(f"{b}_ff", f"{b}_out", names["ff_out"], 0)
             x = f"{b}_out"
 
-        head = model.head
-        shared = float(model.gain * head.step())
-        readout_weight = head.integer_weight()
-        if shared < 0:
-            readout_weight = -readout_weight
-        magnitude = max(abs(shared), _MIN_SCALE)
-        beta = np.rint((1 << g) * model.bias.double().numpy() / magnitude)
-        theta = np.ones_like(beta)  # unused by a readout; the format needs >= 1
-        readout = Population(
-            name="readout",
-            shape=(config.classes,),
-            neuron="readout",
-            threshold=theta,
-            bias=beta,
-            leak_shift=None,
-            reset="zero",
-        )
-        fold = PopulationFold("readout", magnitude, magnitude)
-        if shared < 0:
-            fold.notes.append("negative readout gain: readout weights negated")
+        readout, theta, beta, fold, readout_weight = _fold_readout(model, g)
         staged.append((readout, theta, beta, fold))
-        name = weight("readout", readout_weight, head.bits)
+        name = weight("readout", readout_weight, model.head.bits)
         projections.append(Projection(x, "readout", "dense", name, g))
 
     graph = Graph(
