@@ -69,7 +69,7 @@ def digits_rows() -> list[Row]:
         Row("dense", "dense", DENSE),
         Row("Mixer-SNN", "mixer"),
         Row("Mixer-SNN + SPE", "mixer", {"stages": 2}),
-        Row("SNN-MLP", "snn-mlp"),
+        Row("SNN-MLP", "snn-mlp", {"channels": 48}),
     ]
     for share in BUDGETS:
         budget = int(full * share)
@@ -94,7 +94,7 @@ def mnist_rows() -> list[Row]:
         Row("Mixer-SNN, 7x7 patches", "mixer", {"image_size": 28, "patch": 7}),
         Row("Mixer-SNN, 4x4 patches", "mixer", {"image_size": 28, "patch": 4}),
         Row("Mixer-SNN + SPE, 7x7 patches", "mixer", {"image_size": 28, "patch": 7, "stages": 2}),
-        Row("SNN-MLP, 7x7 patches", "snn-mlp", {"image_size": 28, "patch": 7}),
+        Row("SNN-MLP, 7x7 patches", "snn-mlp", {"image_size": 28, "patch": 7, "channels": 48}),
     ]
 
 

@@ -4,6 +4,8 @@ optimiser schedule it trains best with. Checkpoints record the name (`kind`).
 - `dense`: the spiking MLP (`models/mlp.py`), compiled to a chain of dense layers (format 1);
   with a weight budget, ALBSNN chooses its layers' bits (`models/albsnn.py`).
 - `mixer`: the Mixer-SNN (`models/mixer.py`), compiled to a graph (format 2).
+- `snn-mlp`: the spiking SNN-MLP (`models/snn_mlp.py`), compiled to a graph with scan
+  populations.
 
 Graph models read square images: `config.image_size` pixels a side.
 """
@@ -14,6 +16,7 @@ from torch import nn
 
 from .mixer import MixerConfig, SpikingMixer
 from .mlp import MLPConfig, SpikingMLP
+from .snn_mlp import SNNMLPConfig, SpikingSNNMLP
 
 __all__ = ["ModelKind", "MODEL_KINDS", "kind_of", "build_model", "is_graph_model"]
 
@@ -36,6 +39,7 @@ MODEL_KINDS = {
     for kind in (
         ModelKind("dense", MLPConfig, SpikingMLP, lr=3e-3, schedule="onecycle", graph=False),
         ModelKind("mixer", MixerConfig, SpikingMixer, lr=1e-2, schedule="cosine", graph=True),
+        ModelKind("snn-mlp", SNNMLPConfig, SpikingSNNMLP, lr=1e-2, schedule="cosine", graph=True),
     )
 }
 

@@ -42,7 +42,7 @@ BOARD_CHOICES = tuple(BOARDS)
 SIMULATED_BOARDS = ("sim", *(f"sim:{name}" for name in BOARD_CHOICES))
 DEMO_BOARD = "sim:icebreaker"
 #: `train --model`: the kinds of models.zoo, and albsnn (a dense model under a weight budget).
-MODEL_CHOICES = ("dense", "mixer", "albsnn")
+MODEL_CHOICES = ("dense", "mixer", "snn-mlp", "albsnn")
 FLASH_DIR = "build/board"
 
 
@@ -766,7 +766,7 @@ def _add_model_commands(sub, backends):
     p = _command(
         sub,
         "train",
-        "train a spiking network (dense MLP, Mixer-SNN, or ALBSNN) and write a checkpoint",
+        "train a spiking network (dense MLP, Mixer-SNN, SNN-MLP or ALBSNN) and write a checkpoint",
         "spikeloom train --hidden 256 --epochs 60 --out runs/mlp.pt\n"
         "  spikeloom train --model mixer --channels 32 --out runs/mixer.pt\n"
         "  spikeloom train --model albsnn --weight-budget 60000 --out runs/albsnn.pt",
@@ -777,8 +777,9 @@ def _add_model_commands(sub, backends):
         "--model",
         default="dense",
         choices=MODEL_CHOICES,
-        help="architecture: dense MLP (format-1 Program), mixer (Mixer-SNN, a graph), albsnn "
-        "(a dense MLP whose layers' bits ALBSNN chooses under --weight-budget)",
+        help="architecture: dense MLP (format-1 Program), mixer (Mixer-SNN, a graph), snn-mlp "
+        "(spiking SNN-MLP, a graph with scan neurons), albsnn (a dense MLP whose layers' bits "
+        "ALBSNN chooses under --weight-budget)",
     )
     dense = p.add_argument_group("dense and albsnn models")
     dense.add_argument(
@@ -799,7 +800,7 @@ def _add_model_commands(sub, backends):
         choices=("readout", "spikes"),
         help="last layer's output (default: readout)",
     )
-    graph = p.add_argument_group("graph models (mixer)")
+    graph = p.add_argument_group("graph models (mixer, snn-mlp)")
     graph.add_argument(
         "--channels", type=int_in(1, 4096), default=None, help="channels per token (default: 32)"
     )

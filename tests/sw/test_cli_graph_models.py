@@ -92,3 +92,15 @@ def test_train_refuses_options_of_another_model(tmp_path, capsys, extra, message
 def test_eval_of_a_graph_program_runs_on_the_golden_model_only(mixer, capsys):
     assert main(["eval", str(mixer / "program"), "--backend", "verilator"]) == 1
     assert "runs on --backend golden" in capsys.readouterr().err
+
+
+def test_snn_mlp_trains_compiles_and_runs_through_the_cli(tmp_path, capsys):
+    checkpoint, program = str(tmp_path / "s.pt"), str(tmp_path / "program")
+    argv = ["train", "--model", "snn-mlp", *TINY, "--neuron", "lifb", "--burst-max", "2"]
+    assert main([*argv, "--out", checkpoint]) == 0
+    assert main(["compile", checkpoint, "--out", program]) == 0
+    out = capsys.readouterr().out
+    assert "scan" in out and "axis 2, group 4, carry >> 2" in out
+    gap = out.split("digits test: float ")[1]
+    floating, golden = float(gap[:6]), float(gap.split("integer (golden) ")[1][:6])
+    assert abs(floating - golden) < 0.05  # a 2-epoch model; the bench measures trained ones
