@@ -8,12 +8,21 @@ and the comment where each is used says why:
   population runs all T timesteps at once: its currents for every t in one product per
   projection, then a loop over t of integer elementwise updates (a scan population needs no
   loop over t at all: it keeps nothing between timesteps).
-- A projection's product runs in float32 when no partial sum can reach 2^24, else in float64
-  when none can reach 2^53, else in int64. Every operand is an integer, every product of a
-  count and a weight is an exact integer, and every partial sum, in whatever order the library
-  adds, is bounded by the sum of the absolute values of all terms: that bound is what decides.
-- Membranes, currents and everything after the product are int64.
+- A population's currents are computed and summed in one number format, chosen from the bound
+  on its total current (every projection into it, gain shifts included): float32 when no
+  partial sum can reach 2^24, else float64 when none can reach 2^53, else int64. Every operand
+  is an integer (the gain 2^g is folded into the weight), every product of a count and a weight
+  is an exact integer, and every partial sum, within one product or across projections and in
+  whatever order the library adds, is bounded by the sum of the absolute values of all terms:
+  that bound is what decides.
+- A projection that occurs more than once with the same source, weight, gain and geometry (the
+  Mixer adds its patch embedding and token mixings into several populations) carries the same
+  current into each: it is computed once per batch.
+- Membranes and everything after the product run in int32 when no intermediate can leave
+  int32, else in int64; membranes are returned as int64.
 """
+
+from collections import Counter
 
 import numpy as np
 import torch
@@ -27,6 +36,7 @@ from spikeloom.sw.result import Result
 __all__ = ["Result", "run_graph_golden", "projection_bound"]
 
 FLOAT64_EXACT = 1 << 53
+INT32_MAX = (1 << 31) - 1
 #: int64 holds v - lam + z + beta exactly while |z| stays below this (|v|, |lam| and |beta|
 #: are at most 2^31 each).
 INT64_CURRENT_LIMIT = 1 << 62
@@ -73,25 +83,63 @@ def projection_bound(graph: Graph, projection: Projection) -> int:
     return count * int(weight.reshape(weight.shape[0], -1).sum(axis=1).max(initial=0))
 
 
-class _ProjectionRun:
-    """One projection's weight, prepared once in the dtype its bound allows."""
+def _current_bound(graph: Graph, population: Population) -> int:
+    """Bound on |z| and on every partial sum of it: all projections into `population`, gain
+    shifts included."""
+    return sum(
+        projection_bound(graph, projection) << projection.gain_shift
+        for projection in graph.projections_into(population.name)
+    )
 
-    def __init__(self, graph: Graph, projection: Projection):
+
+def _sum_dtype(total: int) -> torch.dtype:
+    """The format a population's currents are computed and summed in, when no partial sum
+    exceeds `total`: the narrowest in which every such integer is exact."""
+    if total < FLOAT32_EXACT and _float32_is_exact():
+        return torch.float32
+    if total < FLOAT64_EXACT:
+        return torch.float64
+    return torch.int64
+
+
+def _state_dtype(population: Population, total: int) -> torch.dtype:
+    """The format of a population's update, when |z| <= `total`.
+
+    |v|, |beta|, |v - lam| and a scan carry are at most 2^(v_bits-1), and v + r (r < 2^k,
+    k < v_bits) below 2^v_bits, so every partial sum of h = v + z + beta - lam, of
+    h = carry + z + beta and of the rounding is at most 2^v_bits + |z|; the reset subtracts
+    n * theta <= max(h, 0). int32 holds all of it unless the membrane is ~31 bits or the
+    current huge.
+    """
+    return torch.int64 if (1 << population.v_bits) + total > INT32_MAX else torch.int32
+
+
+class _ProjectionRun:
+    """One projection's weight times 2^gain_shift, prepared once in its population's format."""
+
+    def __init__(self, graph: Graph, projection: Projection, dtype: torch.dtype):
         self.projection = projection
+        self.dtype = dtype
         self.source = graph.shape_of(projection.source)
         self.target = graph.shape_of(projection.target)
-        self.bound = projection_bound(graph, projection)
+        # Everything the current depends on: projections with equal keys carry equal currents.
+        self.key = (
+            projection.source,
+            projection.kind,
+            projection.weight,
+            projection.gain_shift,
+            projection.axis,
+            tuple(projection.stride),
+            tuple(projection.padding),
+            projection.groups,
+            self.target,
+            dtype,
+        )
         if projection.kind == "identity":
-            self.dtype = torch.int64
             return
-        if self.bound < FLOAT32_EXACT and _float32_is_exact():
-            self.dtype = torch.float32
-        elif self.bound < FLOAT64_EXACT:
-            self.dtype = torch.float64
-        else:
-            self.dtype = torch.int64
         values = graph.weights[projection.weight].values
-        weight = torch.from_numpy(values.astype(np.int64)).to(self.dtype)
+        # |w| * 2^g <= 2^7 * 2^7: exact in every format, and the bound already counts it.
+        weight = torch.from_numpy(values.astype(np.int64) << projection.gain_shift).to(dtype)
         if projection.kind == "conv":
             c_out, c_group, kh, kw = values.shape
             groups = projection.groups
@@ -100,38 +148,39 @@ class _ProjectionRun:
         self.weight = weight
 
     def current(self, counts: torch.Tensor) -> torch.Tensor:
-        """int64 `[N, *target]` current (gain included) from uint8 counts `[N, *source]`."""
-        projection = self.projection
+        """`[N, *target]` current (gain included) from uint8 counts `[N, *source]`: exact
+        integers in `dtype`, in any memory layout, never a view of `counts`."""
+        kind = self.projection.kind
         n = counts.shape[0]
-        kind = projection.kind
         if kind == "identity":
-            z = counts.to(torch.int64)
-        elif kind == "dense":
-            z = (counts.reshape(n, -1).to(self.dtype) @ self.weight).reshape(n, *self.target)
-        elif kind == "axis":
-            z = self._axis(counts)
-        else:
-            z = self._conv(counts)
-        # The float result is an exact integer below 2^53, so the conversion truncates nothing.
-        z = z.to(torch.int64)
-        if projection.gain_shift:
-            z <<= projection.gain_shift
-        return z
+            z = counts.to(self.dtype)
+            if self.projection.gain_shift:
+                z *= 1 << self.projection.gain_shift  # at most 7 * 2^7: exact in every format
+            return z
+        if kind == "dense":
+            return (counts.reshape(n, -1).to(self.dtype) @ self.weight).reshape(n, *self.target)
+        if kind == "axis":
+            return self._axis(counts)
+        return self._conv(counts)
 
     def _axis(self, counts: torch.Tensor) -> torch.Tensor:
-        axis = self.projection.axis
+        axis = 1 + self.projection.axis
         summed = [
             1 + d
             for d, (s, t) in enumerate(zip(self.source, self.target, strict=True))
-            if d != axis and t == 1 and s > 1
+            if d + 1 != axis and t == 1 and s > 1
         ]
-        # Summing counts over the target's size-1 axes first is the sum of the definition,
-        # regrouped; projection_bound counts those axes' sizes in.
-        x = counts.to(torch.int64)
+        x = counts
         if summed:
-            x = x.sum(dim=summed, keepdim=True)
-        x = x.to(self.dtype).movedim(1 + axis, -1)
-        return (x @ self.weight).movedim(-1, 1 + axis)
+            # Summing counts over the target's size-1 axes first is the sum of the definition,
+            # regrouped; projection_bound counts those axes' sizes in. (A sum the bound does
+            # not cover only meets all-zero weights, where its value does not matter.)
+            x = x.sum(dim=summed, keepdim=True, dtype=torch.int64)
+        # The mixed axis last and contiguous, converted in the same copy, so that the product
+        # is one matrix product over every other index.
+        x = x.movedim(axis, -1).to(self.dtype, memory_format=torch.contiguous_format)
+        z = x.reshape(-1, x.shape[-1]) @ self.weight
+        return z.reshape(*x.shape[:-1], -1).movedim(-1, axis)
 
     def _conv(self, counts: torch.Tensor) -> torch.Tensor:
         projection = self.projection
@@ -148,41 +197,85 @@ class _ProjectionRun:
         return z.reshape(n, groups * c_out_group, height, width)
 
 
+class _SharedCurrents:
+    """One batch's currents of the projections whose key occurs more than once: each computed
+    at its first use and dropped after its last."""
+
+    def __init__(self, repeats: Counter):
+        self.left = {key: uses for key, uses in repeats.items() if uses > 1}
+        self.kept: dict[tuple, torch.Tensor] = {}
+
+    def current(self, run: _ProjectionRun, counts: torch.Tensor) -> torch.Tensor:
+        """`run.current(counts)`; the caller must not write into it (it may be kept)."""
+        if run.key not in self.left:
+            return run.current(counts)
+        z = self.kept.pop(run.key, None)
+        if z is None:
+            z = run.current(counts)
+        self.left[run.key] -= 1
+        if self.left[run.key]:
+            self.kept[run.key] = z
+        return z
+
+
 class _PopulationRun:
-    """One population's projections and neuron parameters."""
+    """One population's projections, neuron parameters and number formats."""
 
     def __init__(self, graph: Graph, population: Population):
         self.population = population
-        self.projections = [
-            _ProjectionRun(graph, p) for p in graph.projections_into(population.name)
-        ]
-        total = sum(run.bound << run.projection.gain_shift for run in self.projections)
+        total = _current_bound(graph, population)
         if total >= INT64_CURRENT_LIMIT:
             raise ProgramError(
                 f"population {population.name!r}: its current can reach {total}, too large for "
                 "the golden model's int64 arithmetic"
             )
-        self.theta = torch.from_numpy(population.threshold.astype(np.int64))
-        self.beta = torch.from_numpy(population.bias.astype(np.int64))
+        self.dtype = _sum_dtype(total)
+        self.state = _state_dtype(population, total)
+        self.projections = [
+            _ProjectionRun(graph, p, self.dtype) for p in graph.projections_into(population.name)
+        ]
+        # At the full shape: elementwise ops on equal shapes run faster than broadcasting
+        # over a few trailing positions, and the arrays are only one sample's size.
+        shape = population.shape
+        self.theta = torch.from_numpy(np.broadcast_to(population.threshold, shape).copy())
+        self.theta = self.theta.to(self.state)
+        self.beta = torch.from_numpy(np.broadcast_to(population.bias, shape).copy()).to(self.state)
 
-    def currents(self, counts: dict[str, torch.Tensor], samples: int, steps: int):
-        """int64 z `[samples, T, *shape]`: every projection into this population, summed."""
-        shape = self.population.shape
-        z = torch.zeros(samples * steps, *shape, dtype=torch.int64)
+    def currents(
+        self, counts: dict[str, torch.Tensor], shared: _SharedCurrents, samples: int, steps: int
+    ) -> torch.Tensor:
+        """z `[samples, T, *shape]` in the state's format, contiguous: every projection into
+        this population, summed. Read only: it may be a current `shared` keeps."""
+        z, owned = None, False
         for run in self.projections:
-            source = counts[run.projection.source]
-            z += run.current(source.reshape(samples * steps, *run.source))
-        return z.reshape(samples, steps, *shape)
+            source = counts[run.projection.source].reshape(samples * steps, *run.source)
+            current = shared.current(run, source)
+            if z is None:
+                z = current
+            elif owned:
+                z += current
+            else:
+                # The first current may be shared: add into a new tensor, not into it.
+                z, owned = z + current, True
+        # Exact integers bounded by the total, which the state's format holds.
+        z = z.to(self.state, memory_format=torch.contiguous_format)
+        return z.reshape(samples, steps, *self.population.shape)
 
     def _counts(self, h: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        """n = #{m in 1..M : h >= m * theta} = clamp(floor(h / theta), 0, M)."""
+        """n = #{m in 1..M : h >= m * theta}: a bool for M = 1, else clamp(floor(h / theta),
+        0, M)."""
+        if self.population.burst_max == 1:
+            return h >= theta
         return torch.div(h, theta, rounding_mode="floor").clamp_(0, self.population.burst_max)
 
-    def _reset(self, h: torch.Tensor, n: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    def _reset_(self, h: torch.Tensor, n: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """The reset, in place on h."""
         if self.population.reset == "zero":
-            return h.masked_fill(n > 0, 0)
+            # h * [n == 0] is masked_fill_(n > 0, 0), several times faster on CPU.
+            return h.mul_(n.logical_not())
         # n * theta <= h whenever n > 0, so h - n * theta lies in 0..h: sat cannot act.
-        return h - n * theta
+        h -= n * theta
+        return h
 
     def step(self, z: torch.Tensor, counts_out, membranes_out) -> torch.Tensor:
         """Update over all T; write counts (uint8) and membranes (int64) when given; return the
@@ -193,16 +286,22 @@ class _PopulationRun:
         low, high = v_range(population.v_bits)
         k = population.leak_shift
         rounding = (1 << (k - 1)) if k else 0
-        v = torch.zeros(z.shape[0], *population.shape, dtype=torch.int64)
+        v = None
         for t in range(z.shape[1]):
-            # lam = (v + r) >> k: `>>` on integer tensors is the arithmetic shift.
-            h = v + z[:, t] if k is None else v - ((v + rounding) >> k) + z[:, t]
-            h += self.beta
+            h = z[:, t] + self.beta
+            # The membrane starts at 0, and so does its leak: (0 + r) >> k = 0 as r < 2^k.
+            if v is not None:
+                h += v
+                if k is not None:
+                    # lam = (v + r) >> k: `>>` on integer tensors is the arithmetic shift.
+                    lam = v + rounding
+                    lam >>= k
+                    h -= lam
             h.clamp_(low, high)
             if population.spiking:
                 n = self._counts(h, self.theta)
-                v = self._reset(h, n, self.theta)
                 counts_out[:, t] = n
+                v = self._reset_(h, n, self.theta)
             else:
                 v = h
             if membranes_out is not None:
@@ -220,11 +319,11 @@ class _PopulationRun:
         k = scan.carry_shift
         rounding = (1 << (k - 1)) if k else 0
         full = (1, 1, *population.shape)
-        # Parameters at full shape with the scan axis last, like the moved z below.
-        theta = self.theta.expand(population.shape).reshape(full).movedim(axis, -1)
-        beta = self.beta.expand(population.shape).reshape(full).movedim(axis, -1)
+        # Parameters with the scan axis last, like the moved z below.
+        theta = self.theta.reshape(full).movedim(axis, -1)
+        beta = self.beta.reshape(full).movedim(axis, -1)
         z = z.movedim(axis, -1)
-        n_all = torch.zeros_like(z)
+        n_all = torch.zeros_like(z, dtype=torch.uint8)
         r_all = torch.zeros_like(z)
         length = z.shape[-1]
         carry = None
@@ -238,8 +337,8 @@ class _PopulationRun:
             h.clamp_(low, high)
             theta_o = theta[..., offset :: scan.group]
             n = self._counts(h, theta_o)
-            r = self._reset(h, n, theta_o)
             n_all[..., offset :: scan.group] = n
+            r = self._reset_(h, n, theta_o)
             r_all[..., offset :: scan.group] = r
             carry = (r + rounding) >> k if k else r
         counts_out.copy_(n_all.movedim(-1, axis))
@@ -264,6 +363,7 @@ def run_graph_golden(
     spikes = check_graph_spikes(graph, spikes)
     samples, steps = spikes.shape[0], graph.timesteps
     runs = [_PopulationRun(graph, population) for population in graph.populations]
+    repeats = Counter(run.key for population in runs for run in population.projections)
     last = graph.populations[-1]
     readout = np.zeros((samples, graph.outputs), dtype=np.int64)
     out_spikes = {
@@ -280,6 +380,7 @@ def run_graph_golden(
         stop = min(start + batch_size, samples)
         batch = stop - start
         counts = {graph.input_name: torch.from_numpy(spikes[start:stop])}
+        shared = _SharedCurrents(repeats)
         for run in runs:
             name = run.population.name
             # Counts and membranes go straight into the result arrays (torch views of numpy).
@@ -289,7 +390,7 @@ def run_graph_golden(
             membranes_out = (
                 torch.from_numpy(membranes[name][start:stop]) if record_membranes else None
             )
-            v = run.step(run.currents(counts, batch, steps), counts_out, membranes_out)
+            v = run.step(run.currents(counts, shared, batch, steps), counts_out, membranes_out)
             if counts_out is not None:
                 counts[name] = counts_out
         if last.spiking:

@@ -87,6 +87,8 @@ def test_random_graphs_cover_every_rule():
         "identity",
         "gain_shift",
         "shared weight",
+        "one projection repeated into two populations",
+        "one projection repeated into one population",
         "several projections into one population",
         "skip from the input",
         "skip past a population",
@@ -115,6 +117,21 @@ def test_random_graphs_cover_every_rule():
     assert expected <= set(seen), f"never drawn: {sorted(expected - set(seen))}"
 
 
+def signature(graph: Graph, projection: Projection) -> tuple:
+    """Everything a projection's current depends on but its target's name."""
+    return (
+        projection.source,
+        projection.kind,
+        projection.weight,
+        projection.gain_shift,
+        projection.axis,
+        tuple(projection.stride),
+        tuple(projection.padding),
+        projection.groups,
+        graph.shape_of(projection.target),
+    )
+
+
 def features(graph: Graph, result) -> set[str]:
     found = set()
     order = {graph.input_name: -1, **{p.name: i for i, p in enumerate(graph.populations)}}
@@ -141,6 +158,15 @@ def features(graph: Graph, result) -> set[str]:
     uses = Counter(p.weight for p in graph.projections if p.weight is not None)
     if any(count > 1 for count in uses.values()):
         found.add("shared weight")
+    # Projections of one signature carry one current, which the golden model computes once.
+    targets: dict[tuple, list[str]] = {}
+    for projection in graph.projections:
+        targets.setdefault(signature(graph, projection), []).append(projection.target)
+    for names in targets.values():
+        if len(set(names)) > 1:
+            found.add("one projection repeated into two populations")
+        if len(set(names)) < len(names):
+            found.add("one projection repeated into one population")
     for population in graph.populations:
         into = graph.projections_into(population.name)
         if len(into) > 1:
@@ -188,21 +214,35 @@ def features(graph: Graph, result) -> set[str]:
     return found
 
 
+def population_runs(graph: Graph) -> list:
+    return [graph_golden._PopulationRun(graph, p) for p in graph.populations]
+
+
 @pytest.mark.parametrize("path", ["float64", "int64"])
 def test_wide_product_paths_match_the_loop_reference(monkeypatch, path):
-    """Products run in float32 whenever their bound allows, so random graphs rarely reach the
-    float64 and int64 paths: force them."""
+    """Currents are summed in float32 whenever their bound allows, so random graphs rarely
+    reach the float64 and int64 paths: force them."""
     monkeypatch.setattr(graph_golden, "FLOAT32_EXACT", 0)
     if path == "int64":
         monkeypatch.setattr(graph_golden, "FLOAT64_EXACT", 0)
     rng = seeded(1)
     for index in range(25):
         graph = random_graph(rng)
-        runs = [graph_golden._ProjectionRun(graph, p) for p in graph.projections]
-        kinds = {run.dtype for run in runs if run.projection.kind != "identity"}
-        assert kinds <= {getattr(torch, path)}
+        assert {run.dtype for run in population_runs(graph)} == {getattr(torch, path)}
         spikes = random_graph_spikes(rng, graph, SAMPLES)
         assert_matches_loop(graph, spikes, f"graph {index} ({path}, seed {SEED})")
+
+
+def test_int64_membranes_match_the_loop_reference(monkeypatch):
+    """Membranes run in int32 unless v_bits or the current is too wide for it (random graphs
+    draw v_bits = 32 now and then): force int64 everywhere."""
+    monkeypatch.setattr(graph_golden, "INT32_MAX", 0)
+    rng = seeded(4)
+    for index in range(25):
+        graph = random_graph(rng)
+        assert {run.state for run in population_runs(graph)} == {torch.int64}
+        spikes = random_graph_spikes(rng, graph, SAMPLES)
+        assert_matches_loop(graph, spikes, f"graph {index} (int64 membranes, seed {SEED})")
 
 
 def test_reduced_float32_precision_falls_back_to_float64():
@@ -210,12 +250,10 @@ def test_reduced_float32_precision_falls_back_to_float64():
     before = torch.get_float32_matmul_precision()
     try:
         torch.set_float32_matmul_precision("medium")  # bfloat16 products: not exact
-        runs = [graph_golden._ProjectionRun(graph, p) for p in graph.projections]
-        assert torch.float32 not in {run.dtype for run in runs}
+        assert torch.float32 not in {run.dtype for run in population_runs(graph)}
     finally:
         torch.set_float32_matmul_precision(before)
-    runs = [graph_golden._ProjectionRun(graph, p) for p in graph.projections]
-    assert all(run.dtype != torch.float64 for run in runs)
+    assert all(run.dtype != torch.float64 for run in population_runs(graph))
 
 
 def test_batches_give_the_same_result():
@@ -441,6 +479,37 @@ def test_two_projections_share_one_weight():
     )
     assert result.spikes["p"].tolist() == [[[1, 1, 1]]]
     assert result.readout.tolist() == [[3, 19]]
+
+
+def test_a_repeated_projection_is_computed_once_per_batch(monkeypatch):
+    # x MIX is added into a (v_bits 32: int64 membranes) and twice into out, as the Mixer adds
+    # its patch embedding. t0: x = (1, 0, 1), x MIX = (-1, 7); a fires (0, 1) and keeps (-1, 0);
+    # out gets 2 (-1, 7) + (0, 1) = (-2, 15). t1: x = (0, 1, 0), x MIX = (3, -1); a has
+    # h = (2, -1), fires (1, 0); out gets 2 (3, -1) + (1, 0) = (7, -2) and holds (5, 13).
+    computed = []
+    current = graph_golden._ProjectionRun.current
+
+    def counting(self, counts):
+        computed.append(self.projection.target)
+        return current(self, counts)
+
+    monkeypatch.setattr(graph_golden._ProjectionRun, "current", counting)
+    result = run(
+        (3,),
+        [population("a", (2,), "lif", v_bits=32), population("out", (2,))],
+        [
+            Projection("x", "a", "dense", weight="mix"),
+            Projection("x", "out", "dense", weight="mix"),
+            Projection("a", "out", "identity"),
+            Projection("x", "out", "dense", weight="mix"),
+        ],
+        [weight("mix", MIX)],
+        [[[1, 0, 1], [0, 1, 0]]],
+    )
+    assert result.spikes["a"][0].tolist() == [[0, 1], [1, 0]]
+    assert result.readout.tolist() == [[5, 13]]
+    # x MIX once, at its first use, then the identity; `run` runs the model twice.
+    assert computed == ["a", "out"] * 2
 
 
 def test_saturation_at_both_ends():
