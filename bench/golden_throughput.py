@@ -8,9 +8,7 @@ it is only the speed a float simulator reaches on the same shapes.
 The format-2 golden model (`sw.compiler.graph_golden.run_graph_golden`) runs the same network
 read as a graph (`graph_from_chain`), and an untrained digits Mixer-SNN (`models.mixer`,
 compiled by `compile_mixer`) on the thermometer-encoded digits test images, tiled to
-`--mixer-samples`. `run_golden` takes int8 products where they are exact, which some CPUs run
-far slower than float32 (a plain loop where oneDNN has no int8 GEMM for them), so format 1 is
-also timed with oneDNN off, which makes it take float32 products.
+`--mixer-samples`.
 
 Every model is timed in turns (one run of each, `--repeats` times, after one warm-up each) so
 that load from other processes falls on all of them alike. On a machine shared with other
@@ -29,7 +27,6 @@ import os
 import platform
 import statistics
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +46,6 @@ TIMESTEPS = 4
 #: Row names of the table.
 GOLDEN = "golden (integer, exact)"
 FLOAT = "float32 reference"
-FLOAT32_PRODUCTS = "golden, float32 products"
 GRAPH_DENSE = "format 2 (graph) dense 784-256-10"
 GRAPH_MIXER = "Mixer-SNN digits (graph)"
 
@@ -85,15 +81,6 @@ def run_float(program: Program, spikes: np.ndarray, batch_size: int) -> np.ndarr
             v2 = v2 + z2[:, t] + b2
         readout[start : start + batch_size] = v2.numpy()
     return readout
-
-
-def run_golden_float32(program: Program, spikes: np.ndarray, batch_size: int):
-    """`run_golden` with oneDNN off: its products in float32 instead of int8 (still exact)."""
-    with warnings.catch_warnings():
-        # Switching oneDNN reports that TF32 needs an Intel GPU: irrelevant here.
-        warnings.simplefilter("ignore", UserWarning)
-        with torch.backends.mkldnn.flags(enabled=False):
-            return run_golden(program, spikes, batch_size=batch_size)
 
 
 def mixer_workload(samples: int, seed: int) -> tuple[Graph, np.ndarray]:
@@ -162,7 +149,6 @@ def main() -> None:
         {
             GOLDEN: (lambda: run_golden(program, spikes, batch_size=batch), args.samples),
             FLOAT: (lambda: run_float(program, spikes, batch_size=batch), args.samples),
-            FLOAT32_PRODUCTS: (lambda: run_golden_float32(program, spikes, batch), args.samples),
             GRAPH_DENSE: (lambda: run_graph_golden(graph, spikes, batch_size=batch), args.samples),
             GRAPH_MIXER: (
                 lambda: run_graph_golden(mixer, mixer_spikes, batch_size=batch),
@@ -195,12 +181,7 @@ def print_table(rows: dict) -> None:
         )
     ratio = rows[GOLDEN]["best_samples_per_s"] / rows[FLOAT]["best_samples_per_s"]
     print(f"golden / float (best): {ratio:.2f}x")
-    dense = rows[GRAPH_DENSE]["median_samples_per_s"]
-    print(
-        f"format 2 / format 1 (median): {versus_format_1(rows, GRAPH_DENSE):.2f}x; against "
-        f"format 1 with float32 products "
-        f"{dense / rows[FLOAT32_PRODUCTS]['median_samples_per_s']:.2f}x"
-    )
+    print(f"format 2 / format 1 (median): {versus_format_1(rows, GRAPH_DENSE):.2f}x")
 
 
 def report(args: argparse.Namespace, rows: dict) -> dict:
@@ -220,7 +201,6 @@ def report(args: argparse.Namespace, rows: dict) -> dict:
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "golden": rows[GOLDEN],
         "float_reference": rows[FLOAT],
-        "golden_float32_products": rows[FLOAT32_PRODUCTS],
         "graph_dense": {
             **rows[GRAPH_DENSE],
             "median_ratio_to_golden": versus_format_1(rows, GRAPH_DENSE),

@@ -5,8 +5,11 @@ shortcuts keep it fast; each is exact, and the comment where it is used says why
 
 - A layer's input at timestep t depends only on the layer before at the same t, so each layer
   runs all T timesteps in one matrix product, then a scan over t of integer elementwise updates.
-- The matrix product runs on int8 operands with int32 sums (`torch._int_mm`) when that is
-  provably exact, else in float32 (exact while no partial sum reaches 2^24), else float64.
+- The matrix product runs in float32 while no partial sum can reach 2^24 (exact), else on
+  int8 operands with int32 sums (`torch._int_mm`) when that is provably exact, else in
+  float64. float32 comes first because it is fast on every CPU: oneDNN's int8 GEMM is fast
+  only with VNNI, and measured 30 times slower than float32 on an AVX2 EPYC
+  (bench/golden_throughput.py).
 - The membrane scan runs in int32 when no intermediate can leave int32, else in int64.
 """
 
@@ -46,12 +49,12 @@ class _LayerRun:
         self.layer = layer
         bound = layer.max_abs_current(max_count)  # |z| <= bound
         max_weight = int(np.abs(layer.weight.astype(np.int64)).max(initial=0))
-        if _int8_matmul_is_exact(max_count, max_weight, bound):
-            # Counts (0..burst_max) and weights are int8 values already.
-            self.matmul_dtype = torch.int8
-        elif bound < FLOAT32_EXACT:
+        if bound < FLOAT32_EXACT:
             # Every integer below 2^24 is a float32, so any summation order is exact.
             self.matmul_dtype = torch.float32
+        elif _int8_matmul_is_exact(max_count, max_weight, bound):
+            # Counts (0..burst_max) and weights are int8 values already.
+            self.matmul_dtype = torch.int8
         else:
             self.matmul_dtype = torch.float64
         self.weight = torch.from_numpy(layer.weight).to(self.matmul_dtype)

@@ -196,3 +196,29 @@ def test_golden_equals_plain_loop_on_seeded_sweep():
     print(f"SPIKELOOM_SEED={base} SPIKELOOM_SAMPLES={count}")
     for seed in range(base, base + count):
         _compare_with_loop(seed)
+
+
+@pytest.mark.parametrize("forced", ["int8", "float64"])
+def test_every_product_format_equals_the_plain_loop(monkeypatch, forced):
+    """float32 serves every small Program; with its bound lowered to 0, the int8 and the
+    float64 products (for wide layers) must equal the loop too."""
+    import torch
+    from spikeloom.sw.compiler import golden
+
+    monkeypatch.setattr(golden, "FLOAT32_EXACT", 0)
+    if forced == "float64":
+        monkeypatch.setattr(golden, "_int8_matmul_is_exact", lambda *args: False)
+    elif not golden._int8_matmul_is_exact(1, 1, 1):
+        pytest.skip("oneDNN is not enabled: torch._int_mm is not used")
+    chosen = set()
+    original = golden._LayerRun.__init__
+
+    def recording(self, *args):
+        original(self, *args)
+        chosen.add(self.matmul_dtype)
+
+    monkeypatch.setattr(golden._LayerRun, "__init__", recording)
+    for seed in range(20):
+        _compare_with_loop(seed)
+    expected = torch.int8 if forced == "int8" else torch.float64
+    assert expected in chosen, chosen
