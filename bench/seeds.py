@@ -11,8 +11,9 @@ its nonzero fan-out, a burst of n counting n). The MNIST-sized configurations ar
 untrained and compiled: their weight bits and connections, without accuracy (no MNIST here;
 `spikeloom train --dataset mnist --data-dir DIR` trains them where the IDX files are).
 
-Writes bench/results/seeds.json after every run (an interrupted bench keeps what finished) and
-bench/results/seeds.md at the end.
+Writes bench/results/seeds.json after every run and bench/results/seeds.md at the end. A run
+already in the JSON (same row, neuron, seed and epochs) is kept, not repeated: an interrupted
+bench resumes, and rows can be run in turns (`--fresh` starts over).
 
     .venv/bin/python bench/seeds.py [--seeds 0,1,2] [--epochs 60] [--row NAME ...]
                                     [--neurons lif,lifb] [--threads 2]
@@ -163,8 +164,11 @@ def _summary(runs: list[dict]) -> dict:
 def digits_table(records: dict) -> tuple[list[str], list[list]]:
     headers = ["model", "neuron", "seeds", "float", "golden", "gap (points)", "weight bits"]
     headers += ["synops / inference", "train s"]
+    order = [row.name for row in digits_rows()]
     rows = []
-    for entry in records.values():
+    for entry in sorted(records.values(), key=lambda e: (order.index(e["row"]), e["neuron"])):
+        if not entry["runs"]:
+            continue
         s = _summary(entry["runs"])
         rows.append(
             [
@@ -207,6 +211,7 @@ def main():
     parser.add_argument("--neurons", default="lif,lifb", help="neuron kinds (default: lif,lifb)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     parser.add_argument("--out", default=str(RESULTS / "seeds.json"))
+    parser.add_argument("--fresh", action="store_true", help="ignore the runs already in --out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -215,7 +220,11 @@ def main():
     data = load_dataset("digits", "test")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"epochs": args.epochs, "seeds": seeds, "digits": {}, "mnist": {}}
+    report = {"epochs": args.epochs, "digits": {}, "mnist": {}}
+    if out.exists() and not args.fresh:
+        previous = json.loads(out.read_text())
+        if previous.get("epochs") == args.epochs:
+            report = previous
 
     def save():
         out.write_text(json.dumps(report, indent=2) + "\n")
@@ -226,8 +235,10 @@ def main():
         for neuron in neurons:
             key = f"{row.name} / {neuron}"
             entry = {"row": row.name, "neuron": neuron, "kind": row.kind, "runs": []}
-            report["digits"][key] = entry
+            entry = report["digits"].setdefault(key, entry)
             for seed in seeds:
+                if any(run["seed"] == seed for run in entry["runs"]):
+                    continue
                 entry["runs"].append(run_row(row, neuron, seed, args.epochs, data))
                 run = entry["runs"][-1]
                 print(
@@ -249,8 +260,8 @@ def main():
             save()
 
     title = (
-        f"Digits (360 test images), {args.epochs} epochs, mean over seeds "
-        f"{','.join(map(str, seeds))}; LIFB bursts up to {BURST_MAX}"
+        f"Digits (360 test images), {args.epochs} epochs, mean over the seeds listed; LIFB "
+        f"bursts up to {BURST_MAX}"
     )
     tables = [(title, *digits_table(report["digits"]))]
     if report["mnist"]:
