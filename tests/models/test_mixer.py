@@ -128,3 +128,19 @@ def test_two_epochs_on_a_digits_subset_learn_something(one_thread):
     ]
     assert losses[1] < losses[0]
     assert evaluate(model, x_test, y_test) > 0.3  # chance is 0.1
+
+
+def test_projection_gains_are_powers_of_two_that_learn():
+    torch.manual_seed(0)
+    model = SpikingMixer(MixerConfig(channels=4, blocks=1, timesteps=2, projection_gains=True))
+    # x_t sums h and three token terms; the output adds ff_out: 4 + 5 exponents.
+    assert len(model.gain_exponents) == 9
+    with torch.no_grad():
+        model.gain_exponents["b0_t__0"].fill_(1.4)
+    assert model.gain_exponent("b0_t", 0) == 1 and model.gain_exponent("b0_h", 0) == 0
+    model(torch.rand(8, 64)).logsumexp(dim=1).mean().backward()
+    assert all(e.grad is not None and e.grad != 0 for e in model.gain_exponents.values())
+    with torch.no_grad():
+        model.gain_exponents["b0_t__1"].fill_(9.0)
+    model.clip_weights_()
+    assert model.gain_exponent("b0_t", 1) == 3
