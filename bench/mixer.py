@@ -149,7 +149,7 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
-    parser.add_argument("--gain-shifts", default="0,2,4,7")
+    parser.add_argument("--gain-shifts", default="0,2,4,5,6,7")
     parser.add_argument("--seeds", default="0", help="comma-separated, one run each")
     parser.add_argument("--eval-every", type=int, default=10, help="float test every N epochs")
     parser.add_argument("--threads", type=int, default=1)

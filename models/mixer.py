@@ -98,7 +98,7 @@ class MixerConfig:
     stages: int = 1  # 2 adds a Spiking Patch Encoding and stage2_blocks on a halved grid
     stage2_channels: int | None = None  # a multiple of 3; None: 2 * channels rounded up to one
     stage2_blocks: int = 1
-    token_norm: str = "channel"  # x_h, x_w batch norm: "channel" or "axis" (per row / column)
+    token_norm: str = "axis"  # x_h, x_w batch norm: "axis" (per row / column) or "channel"
     projection_gains: bool = False  # a trainable power-of-two gain per summed projection
 
     def __post_init__(self):

@@ -49,12 +49,14 @@ def _set_exact(model: SpikingMixer, rng: np.random.Generator) -> None:
 
 
 EXACT_CASES = {
-    "lif": dict(neuron="lif", burst_max=1, reset="zero", weight_bits=1),
+    "lif": dict(neuron="lif", burst_max=1, reset="zero", token_norm="channel"),
     "lif-subtract-3bit": dict(neuron="lif", burst_max=1, reset="subtract", weight_bits=3),
-    "lifb": dict(neuron="lifb", burst_max=3, reset="subtract", weight_bits=1),
+    "lifb": dict(neuron="lifb", burst_max=3, reset="subtract", token_norm="channel"),
     "spe-lif-axis-norm": dict(neuron="lif", burst_max=1, stages=2, token_norm="axis"),
     "spe-lifb-axis-norm": dict(neuron="lifb", burst_max=3, stages=2, token_norm="axis"),
-    "spe-lifb": dict(neuron="lifb", burst_max=2, reset="subtract", stages=2),
+    "spe-lifb-channel-norm": dict(
+        neuron="lifb", burst_max=2, reset="subtract", stages=2, token_norm="channel"
+    ),
     "lif-axis-norm-gains": dict(
         neuron="lif", burst_max=1, token_norm="axis", projection_gains=True
     ),
@@ -147,7 +149,10 @@ def test_graph_stores_the_patch_weight_once_and_round_trips(tmp_path):
         "width": 8,
     }
     for pop in graph.populations[:-1]:
-        assert pop.threshold.shape == (pop.shape[0], 1, 1)
+        # Per row for x_h, per column for x_w (the default token_norm), else per channel.
+        kind = pop.name.split("_")[-1]
+        expected = {"h": (1, 4, 1), "w": (1, 1, 4)}.get(kind, (pop.shape[0], 1, 1))
+        assert pop.threshold.shape == expected
         assert {p.gain_shift for p in graph.projections_into(pop.name)} == {config.gain_shift}
     save_graph(graph, tmp_path / "mixer")
     loaded = load_graph(tmp_path / "mixer")
