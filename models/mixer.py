@@ -89,7 +89,7 @@ class MixerConfig:
     patch: int = 2  # patch embedding kernel and stride: tokens on an (image/patch)^2 grid
     timesteps: int = 4
     levels: int = 4  # thermometer channels per pixel
-    gain_shift: int = 4  # every projection into a population is multiplied by 2^gain_shift
+    gain_shift: int = 7  # every projection into a population is multiplied by 2^gain_shift
     neuron: str = "lif"  # lif | lifb
     burst_max: int = 1  # 2..7 for lifb
     leak_shift: int = 1  # tau = 2^k

@@ -1,19 +1,26 @@
 """Compile a trained `SpikingMixer` into a format-2 graph Program (docs/semantics.md, section 8).
 
-Each population `P` computes, in float, `y = s * u + d` per channel, where `u` is the sum of the
-binary projections into it (integers: spike counts times +1/-1), `s > 0` the batch-norm scale
-and `d` its shift, and fires at a float threshold of 1. Every projection into `P` carries the
-same gain shift `g`, so the integer current is `z = 2^g * u`. Multiplying the membrane by
-`2^g / s` (the leak is linear, so it commutes) gives the integer rule `h = v - lam + z + beta`
-with
+Each population `P` computes, in float, `y = s * u + d` per channel (or row, or column), where
+`u` is the sum of the binary projections into it (integers: spike counts times +1/-1), `s > 0`
+the batch-norm scale and `d` its shift, and fires at a float threshold of 1. Every projection
+into `P` carries the same gain shift `g`, so the integer current is `z = 2^g * u`. Multiplying
+the membrane by `2^g / s` (the leak is linear, so it commutes) gives the integer rule
+`h = v - lam + z + beta` with
 
     theta = max(round(2^g / s), 1)        beta = round(2^g * d / s)
 
-per channel, stored at the broadcast shape `[C, 1, 1]`. The shift `g` is what makes this fine
+per index of the norm's axis, stored at its broadcast shape: `[C, 1, 1]` per channel, `[1, H, 1]`
+per row or `[1, 1, W]` per column (the token-mixing populations' option). With per-projection
+gains (`projection_gains`) projection `j` carries `g + e_j` instead, `e_j` its learnt exponent,
+and `g` moves (least) to keep every shift in 0..7. The shift `g` is what makes this fine
 enough: with binary weights and `g = 0` a threshold of `1 / s` rounds to 1..3; with `g = 4` it is
 resolved in sixteenths. Scales are positive by construction (`PopNorm`), which matters because
 the patch embedding's weight is one tensor used by several populations' projections, and the
 token-mixing weights by two: no per-neuron sign can be folded into a shared weight.
+
+The graph is the model's `population_specs()`; each weight tensor a term names is stored once,
+binary, or 2-bit where it is zero outside one channel group (the second stage's concatenation,
+models/mixer.py).
 
 Where it is exact: when every `2^g / s` and `2^g * d / s` is an integer (and the float
 arithmetic is exact, true for the small dyadic values involved), the integer membrane equals

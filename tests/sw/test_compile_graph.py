@@ -164,7 +164,7 @@ def test_graph_stores_the_patch_weight_once_and_round_trips(tmp_path):
 
 
 def test_v_bits_hold_the_sum_of_every_projection():
-    model = SpikingMixer(MixerConfig(channels=4, blocks=1, levels=2)).eval()
+    model = SpikingMixer(MixerConfig(channels=4, blocks=1, levels=2, gain_shift=4)).eval()
     graph, _ = compile_mixer(model)
     out = graph.population("b0_out")
     # h (2*2*2 taps), three token mixings of 4 channels and ff's 12: 8 + 12 + 12 = 32 events,
