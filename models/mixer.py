@@ -47,7 +47,13 @@ axis: `x_h` per row (folded at broadcast shape `[1, H, 1]`), `x_w` per column (`
 `projection_gains=True` (an experiment) gives each projection into a population of several
 projections its own trainable power-of-two gain `2^e`, `e` in -3..3, rounded in the forward
 pass with a straight-through estimator; the compiler writes it as that projection's
-`gain_shift`. Neurons fire at a float threshold of 1. Measured on digits: docs/models.md.
+`gain_shift`. Neurons fire at a float threshold of 1.
+
+**Measured** on digits (docs/models.md, 60 epochs, seeds 0-2): the default (C 32, 2 blocks,
+per-row/column token norm, label smoothing 0.1) reached float 0.972-0.986 and golden
+0.975-0.986 at `gain_shift` 7, never below its float model; per-row/column norm beat per-channel
+by 1.4 points (seed 0); per-projection gains did not beat one batch norm on the sum (mean float
+0.974 vs 0.978, golden 0.975 vs 0.980), so they stay an option, off by default.
 """
 
 import math
