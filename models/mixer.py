@@ -251,14 +251,15 @@ class PopNorm(nn.Module):
     biases.
     """
 
-    def __init__(self, size: int, eps: float = 1e-5, axis: int = 0):
+    def __init__(self, channels: int, eps: float = 1e-5, axis: int = 0):
+        """`channels`: the population's size along `axis` (its channels for axis 0)."""
         super().__init__()
         if axis not in (0, 1, 2):
             raise ValueError(f"a population norm's axis must be 0, 1 or 2, got {axis}")
         self.axis = axis
-        self.norm = nn.BatchNorm2d(size, affine=False, eps=eps)
-        self.gamma = nn.Parameter(torch.ones(size))
-        self.beta = nn.Parameter(torch.zeros(size))
+        self.norm = nn.BatchNorm2d(channels, affine=False, eps=eps)
+        self.gamma = nn.Parameter(torch.ones(channels))
+        self.beta = nn.Parameter(torch.zeros(channels))
 
     def broadcast_shape(self) -> tuple[int, int, int]:
         """Where `scale()` and `shift()` sit in a `[C, H, W]` population."""
