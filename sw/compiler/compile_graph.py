@@ -1,19 +1,26 @@
 """Compile a trained `SpikingMixer` into a format-2 graph Program (docs/semantics.md, section 8).
 
-Each population `P` computes, in float, `y = s * u + d` per channel, where `u` is the sum of the
-binary projections into it (integers: spike counts times +1/-1), `s > 0` the batch-norm scale
-and `d` its shift, and fires at a float threshold of 1. Every projection into `P` carries the
-same gain shift `g`, so the integer current is `z = 2^g * u`. Multiplying the membrane by
-`2^g / s` (the leak is linear, so it commutes) gives the integer rule `h = v - lam + z + beta`
-with
+Each population `P` computes, in float, `y = s * u + d` per channel (or row, or column), where
+`u` is the sum of the binary projections into it (integers: spike counts times +1/-1), `s > 0`
+the batch-norm scale and `d` its shift, and fires at a float threshold of 1. Every projection
+into `P` carries the same gain shift `g`, so the integer current is `z = 2^g * u`. Multiplying
+the membrane by `2^g / s` (the leak is linear, so it commutes) gives the integer rule
+`h = v - lam + z + beta` with
 
     theta = max(round(2^g / s), 1)        beta = round(2^g * d / s)
 
-per channel, stored at the broadcast shape `[C, 1, 1]`. The shift `g` is what makes this fine
+per index of the norm's axis, stored at its broadcast shape: `[C, 1, 1]` per channel, `[1, H, 1]`
+per row or `[1, 1, W]` per column (the token-mixing populations' option). With per-projection
+gains (`projection_gains`) projection `j` carries `g + e_j` instead, `e_j` its learnt exponent,
+and `g` moves (least) to keep every shift in 0..7. The shift `g` is what makes this fine
 enough: with binary weights and `g = 0` a threshold of `1 / s` rounds to 1..3; with `g = 4` it is
 resolved in sixteenths. Scales are positive by construction (`PopNorm`), which matters because
 the patch embedding's weight is one tensor used by several populations' projections, and the
 token-mixing weights by two: no per-neuron sign can be folded into a shared weight.
+
+The graph is the model's `population_specs()`; each weight tensor a term names is stored once,
+binary, or 2-bit where it is zero outside one channel group (the second stage's concatenation,
+models/mixer.py).
 
 Where it is exact: when every `2^g / s` and `2^g * d / s` is an integer (and the float
 arithmetic is exact, true for the small dyadic values involved), the integer membrane equals
@@ -33,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from spikeloom.hw.params import V_BITS
-from spikeloom.models.mixer import PopNorm, SpikingMixer
+from spikeloom.models.mixer import INPUT, PopNorm, PopulationSpec, SpikingMixer
 from spikeloom.sw.compiler.compile import clip_to_membrane
 from spikeloom.sw.compiler.graph import Graph, Population, Projection, Weight
 from spikeloom.sw.compiler.graph_golden import projection_bound
@@ -42,7 +49,7 @@ __all__ = ["GraphCompileOptions", "PopulationFold", "compile_mixer", "graph_v_bi
 
 #: Smallest scale the compiler divides by: below it the neuron's input barely matters.
 _MIN_SCALE = 1e-9
-_INPUT = "spikes"
+_INPUT = INPUT
 
 
 @dataclass
@@ -98,7 +105,8 @@ def graph_v_bits(graph: Graph, population: Population, theta, beta, headroom_bit
 
 
 def _fold(norm: PopNorm, gain_shift: int, name: str):
-    """`(theta, beta, fold)` as float64 `[C, 1, 1]` before clipping."""
+    """`(theta, beta, fold)` as float64 at the norm's broadcast shape (`[C, 1, 1]` per channel,
+    `[1, H, 1]` per row, `[1, 1, W]` per column) before clipping."""
     scale = norm.scale().double().numpy()
     shift = norm.shift().double().numpy()
     magnitude = np.maximum(scale, _MIN_SCALE)
@@ -106,7 +114,25 @@ def _fold(norm: PopNorm, gain_shift: int, name: str):
     unit = float(1 << gain_shift)
     theta = np.maximum(np.rint(unit / magnitude), 1)
     beta = np.rint(unit * shift / magnitude)
-    return theta.reshape(-1, 1, 1), beta.reshape(-1, 1, 1), fold
+    shape = norm.broadcast_shape() if hasattr(norm, "broadcast_shape") else (-1, 1, 1)
+    return theta.reshape(shape), beta.reshape(shape), fold
+
+
+def _population_shift(model: SpikingMixer, spec: PopulationSpec, gain_shift: int) -> int:
+    """The shift `g_P` that sets `P`'s threshold units: `gain_shift`, moved (least) so that
+    `g_P + e` stays in 0..7 for every projection's gain exponent `e`."""
+    exponents = [model.gain_exponent(spec.name, i) for i in range(len(spec.terms))]
+    low, high = -min(exponents), 7 - max(exponents)
+    if low > high:
+        raise ValueError(f"{spec.name}: gain exponents {exponents} span more than 0..7")
+    return min(max(gain_shift, low), high)
+
+
+def _stored_weight(name: str, values: torch.Tensor) -> Weight:
+    """A model weight as stored: binary if every value is +1/-1, else 2-bit (a tensor placed
+    into one channel group, zero elsewhere)."""
+    integers = values.round().to(torch.int64).numpy().astype(np.int8)
+    return Weight(name, 1 if np.all(integers != 0) else 2, integers)
 
 
 def _fold_readout(model, gain_shift: int):
@@ -141,7 +167,6 @@ def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = Non
     config = model.config
     model = model.eval()
     g = config.gain_shift if options.gain_shift is None else options.gain_shift
-    c, tokens = config.channels, config.tokens
     neuron = "lifb" if config.burst_max > 1 else "lif"
     weights: dict[str, Weight] = {}
     projections: list[Projection] = []
@@ -151,62 +176,42 @@ def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = Non
         weights[name] = Weight(name, bits, values.numpy().astype(np.int8))
         return name
 
-    def population(name: str, channels: int, norm: PopNorm) -> None:
-        theta, beta, fold = _fold(norm, g, name)
-        shape = (channels, tokens, tokens)
-        pop = Population(
-            name=name,
-            shape=shape,
-            neuron=neuron,
-            threshold=theta,
-            bias=beta,
-            burst_max=config.burst_max,
-            leak_shift=config.leak_shift,
-            reset=config.reset,
-        )
-        staged.append((pop, theta, beta, fold))
-
-    def axis(source: str, target: str, name: str, along: int) -> None:
-        projections.append(Projection(source, target, "axis", name, g, axis=along))
-
     with torch.no_grad():
-        patch = weight("patch", model.patch.integer_weight())
-        stride = (config.patch, config.patch)
-
-        def embed(target: str) -> None:
-            # The patch embedding's current h, re-computed for each population that adds it
-            # from the one stored weight.
-            projections.append(Projection(_INPUT, target, "conv", patch, g, stride=stride))
-
-        population("x0", c, model.norm0)
-        embed("x0")
-        x = "x0"
-        for index, block in enumerate(model.blocks):
-            b = f"b{index}"
-            names = {
-                key: weight(f"{b}_{key}", getattr(block, key).integer_weight())
-                for key in ("mix_h", "mix_w", "token_x", "token_h", "token_w", "ff_in", "ff_out")
-            }
-            population(f"{b}_h", c, block.norm_h)
-            axis(x, f"{b}_h", names["mix_h"], 1)
-            population(f"{b}_w", c, block.norm_w)
-            axis(x, f"{b}_w", names["mix_w"], 2)
-
-            # token = T_x x + T_h x_h + T_w x_w: three channel mixings, added into both x_t
-            # and the block output from the same three stored weights.
-            token = [(x, "token_x"), (f"{b}_h", "token_h"), (f"{b}_w", "token_w")]
-            population(f"{b}_t", c, block.norm_t)
-            embed(f"{b}_t")
-            for source, key in token:
-                axis(source, f"{b}_t", names[key], 0)
-            population(f"{b}_ff", 3 * c, block.norm_ff)
-            axis(f"{b}_t", f"{b}_ff", names["ff_in"], 0)
-            population(f"{b}_out", c, block.norm_out)
-            embed(f"{b}_out")
-            for source, key in token:
-                axis(source, f"{b}_out", names[key], 0)
-            axis(f"{b}_ff", f"{b}_out", names["ff_out"], 0)
-            x = f"{b}_out"
+        values = model.weight_tensors()
+        specs = model.population_specs()
+        for spec in specs:
+            shift = _population_shift(model, spec, g)
+            theta, beta, fold = _fold(spec.norm, shift, spec.name)
+            if shift != g:
+                fold.notes.append(f"threshold units 2^-{shift} (projection gains)")
+            pop = Population(
+                name=spec.name,
+                shape=spec.shape,
+                neuron=neuron,
+                threshold=theta,
+                bias=beta,
+                burst_max=config.burst_max,
+                leak_shift=config.leak_shift,
+                reset=config.reset,
+            )
+            staged.append((pop, theta, beta, fold))
+            for index, term in enumerate(spec.terms):
+                if term.weight not in weights:
+                    weights[term.weight] = _stored_weight(term.weight, values[term.weight])
+                # One stored tensor serves every projection that names it (h, token).
+                projections.append(
+                    Projection(
+                        term.source,
+                        spec.name,
+                        term.kind,
+                        term.weight,
+                        shift + model.gain_exponent(spec.name, index),
+                        axis=term.axis,
+                        stride=(term.stride, term.stride),
+                        padding=(term.padding, term.padding),
+                    )
+                )
+        x = specs[-1].name
 
         readout, theta, beta, fold, readout_weight = _fold_readout(model, g)
         staged.append((readout, theta, beta, fold))
