@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from spikeloom.models.datasets import load_dataset
 from spikeloom.models.mixer import MIXER_PRESETS, MixerConfig, SpikingMixer, mixer_preset
-from spikeloom.models.train import evaluate
+from spikeloom.models.train import TrainConfig, _train_epoch, evaluate
 from spikeloom.sw.compiler.compile_graph import GraphCompileOptions, compile_mixer
 from spikeloom.sw.compiler.graph_golden import run_graph_golden
 from spikeloom.sw.reports.table import format_table
@@ -52,26 +52,6 @@ def golden_predictions(model: SpikingMixer, gain_shift: int, x) -> tuple[np.ndar
     return result.readout.argmax(axis=1), v_bits, stored
 
 
-def train_epoch(model, optimizer, schedule, xs, ys, generator, batch_size, smoothing) -> float:
-    """One pass in a seeded order (cross-entropy with label smoothing); the mean loss."""
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
-    model.train()
-    order = torch.randperm(len(xs), generator=generator)
-    total = 0.0
-    for start in range(0, len(xs), batch_size):
-        index = order[start : start + batch_size]
-        if len(index) < 2:  # batch norm needs two samples
-            continue
-        loss = loss_fn(model(xs[index]), ys[index])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        model.clip_weights_()
-        total += loss.item() * len(index)
-    return total / len(xs)
-
-
 def run_seed(config: MixerConfig, args, seed: int, data) -> dict:
     """Train one model from `seed`, evaluate float and golden; the record of the run."""
     x_train, y_train, x_test, y_test = data
@@ -81,13 +61,12 @@ def run_seed(config: MixerConfig, args, seed: int, data) -> dict:
     steps = args.epochs * -(-len(x_train) // args.batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     generator = torch.Generator().manual_seed(seed)
+    train_config = TrainConfig(batch_size=args.batch_size, label_smoothing=args.label_smoothing)
     xs, ys = torch.from_numpy(x_train), torch.from_numpy(y_train)
     history = []
     start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in range(args.epochs):
-        loss = train_epoch(
-            model, optimizer, schedule, xs, ys, generator, args.batch_size, args.label_smoothing
-        )
+        loss = _train_epoch(model, optimizer, schedule, xs, ys, generator, train_config)
         record = {"epoch": epoch + 1, "loss": loss}
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             record["test_accuracy"] = evaluate(model, x_test, y_test)

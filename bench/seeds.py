@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from spikeloom.models.albsnn import layer_weight_bits
 from spikeloom.models.datasets import load_dataset
+from spikeloom.models.mixer import MIXER_PRESETS
 from spikeloom.models.train import TrainConfig, train
 from spikeloom.models.zoo import MODEL_KINDS, build_model
 from spikeloom.sw.compiler.compile_trained import compile_trained
@@ -85,6 +86,14 @@ def digits_rows() -> list[Row]:
     return rows
 
 
+def _preset(name: str) -> dict:
+    """A Mixer preset's configuration, without the fields each row sets itself."""
+    config = MIXER_PRESETS[name].as_dict()
+    for key in ("neuron", "burst_max"):
+        config.pop(key)
+    return config
+
+
 def mnist_rows() -> list[Row]:
     return [
         Row(
@@ -92,9 +101,9 @@ def mnist_rows() -> list[Row]:
             "dense",
             {**DENSE, "in_features": 784},
         ),
-        Row("Mixer-SNN, 7x7 patches", "mixer", {"image_size": 28, "patch": 7}),
-        Row("Mixer-SNN, 4x4 patches", "mixer", {"image_size": 28, "patch": 4}),
-        Row("Mixer-SNN + SPE, 7x7 patches", "mixer", {"image_size": 28, "patch": 7, "stages": 2}),
+        Row("Mixer-SNN, 7x7 patches (4x4 tokens)", "mixer", {**_preset("mnist-p7"), "stages": 1}),
+        Row("Mixer-SNN + SPE, 7x7 patches (mnist-p7)", "mixer", _preset("mnist-p7")),
+        Row("Mixer-SNN + SPE, 4x4 patches (mnist-p4)", "mixer", _preset("mnist-p4")),
         Row("SNN-MLP, 7x7 patches", "snn-mlp", {"image_size": 28, "patch": 7, "channels": 48}),
     ]
 

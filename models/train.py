@@ -50,10 +50,14 @@ class TrainConfig:
     albsnn: ALBSNNOptions | None = None
     #: `onecycle` or `cosine` (models/zoo.py); None: the one the model kind trains best with.
     schedule: str | None = None
+    #: Label smoothing of the loss, 0..1; None: the model kind's (models/zoo.py).
+    label_smoothing: float | None = None
 
     def __post_init__(self):
         if isinstance(self.albsnn, dict):  # as a checkpoint stores it
             self.albsnn = ALBSNNOptions(**self.albsnn)
+        if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.schedule not in (None, "onecycle", "cosine"):
             raise ValueError(f"schedule must be 'onecycle' or 'cosine', got {self.schedule!r}")
 
@@ -76,6 +80,17 @@ def train(model_config, train_config: TrainConfig, progress: bool = True):
     Ctrl-C raises `TrainingInterrupted` with the model as it was after the last whole epoch.
     """
     kind = kind_of(model_config)
+    # What the kind trains best with, where the configuration leaves it open; the checkpoint
+    # records the values used.
+    train_config = replace(
+        train_config,
+        schedule=train_config.schedule or kind.schedule,
+        label_smoothing=(
+            kind.label_smoothing
+            if train_config.label_smoothing is None
+            else train_config.label_smoothing
+        ),
+    )
     torch.manual_seed(train_config.seed)
     generator = torch.Generator().manual_seed(train_config.seed)
     x_train, y_train = load_dataset(train_config.dataset, "train", train_config.data_dir)
@@ -102,7 +117,7 @@ def train(model_config, train_config: TrainConfig, progress: bool = True):
         model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
     )
     steps = train_config.epochs * -(-len(x_train) // train_config.batch_size)
-    schedule = _schedule(optimizer, train_config.schedule or kind.schedule, train_config.lr, steps)
+    schedule = _schedule(optimizer, train_config.schedule, train_config.lr, steps)
     xs, ys = torch.from_numpy(x_train), torch.from_numpy(y_train)
     # The weights and history of the last whole epoch, replaced in one assignment so that
     # Ctrl-C never finds them apart.
@@ -175,7 +190,7 @@ def _train_epoch(
 
     `before_step()`, if given, runs between each backward pass and the optimizer's step.
     """
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=train_config.label_smoothing or 0.0)
     model.train()
     order = torch.randperm(len(xs), generator=generator)
     total = 0.0

@@ -32,13 +32,23 @@ class ModelKind:
     schedule: str
     #: Whether it compiles to a graph (format 2) rather than a chain of dense layers (format 1).
     graph: bool
+    #: Label smoothing of the cross-entropy loss (measured: +0.8 points float for the Mixer).
+    label_smoothing: float = 0.0
 
 
 MODEL_KINDS = {
     kind.name: kind
     for kind in (
         ModelKind("dense", MLPConfig, SpikingMLP, lr=3e-3, schedule="onecycle", graph=False),
-        ModelKind("mixer", MixerConfig, SpikingMixer, lr=1e-2, schedule="cosine", graph=True),
+        ModelKind(
+            "mixer",
+            MixerConfig,
+            SpikingMixer,
+            lr=1e-2,
+            schedule="cosine",
+            graph=True,
+            label_smoothing=0.1,
+        ),
         ModelKind("snn-mlp", SNNMLPConfig, SpikingSNNMLP, lr=1e-2, schedule="cosine", graph=True),
     )
 }

@@ -170,7 +170,7 @@ def cmd_train(args):
 
 #: Options of `train` that shape one family of models only, and their defaults.
 _DENSE_OPTIONS = {"hidden": [256], "encoder": "analog", "output": "readout"}
-_GRAPH_OPTIONS = ("channels", "blocks", "patch", "levels", "gain_shift")
+_GRAPH_OPTIONS = ("channels", "blocks", "patch", "levels", "gain_shift", "stages")
 
 
 def _dense_config(args):
@@ -197,6 +197,7 @@ def _dense_config(args):
 def _graph_config(args, kind, pixels: int):
     """A graph model's configuration: the image's side from the data set, a 4x4 token grid
     unless --patch says otherwise, the configuration's defaults for what is not given."""
+    import dataclasses
     import math
 
     for name in _DENSE_OPTIONS:
@@ -219,9 +220,14 @@ def _graph_config(args, kind, pixels: int):
                 "takes one value, the readout's bits (every other weight is binary)"
             )
         fields["weight_bits"] = args.weight_bits[0]
+    known = {f.name for f in dataclasses.fields(kind.config)}
     for name in ("reset", *_GRAPH_OPTIONS):
-        if getattr(args, name) is not None:
-            fields[name] = getattr(args, name)
+        if getattr(args, name) is None:
+            continue
+        if name not in known:
+            option = "--" + name.replace("_", "-")
+            raise InputError(f"{option} does not apply to --model {args.model}")
+        fields[name] = getattr(args, name)
     return kind.config(**fields)
 
 
@@ -821,7 +827,14 @@ def _add_model_commands(sub, backends):
         "--gain-shift",
         type=int_in(0, 7),
         default=None,
-        help="every projection's current times 2^g: thresholds resolved in 2^-g (default: 4)",
+        help="every projection's current times 2^g: thresholds resolved in 2^-g (default: 7 "
+        "for mixer, 4 for snn-mlp)",
+    )
+    graph.add_argument(
+        "--stages",
+        type=int_in(1, 2),
+        default=None,
+        help="mixer: 2 adds the spiking patch encoding and a stage on a halved grid (default: 1)",
     )
     p.add_argument("--timesteps", type=int_in(1, 4096), default=4, help="timesteps T")
     p.add_argument("--neuron", default="lif", choices=("lif", "lifb"), help="neuron kind")

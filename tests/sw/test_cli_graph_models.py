@@ -104,3 +104,9 @@ def test_snn_mlp_trains_compiles_and_runs_through_the_cli(tmp_path, capsys):
     gap = out.split("digits test: float ")[1]
     floating, golden = float(gap[:6]), float(gap.split("integer (golden) ")[1][:6])
     assert abs(floating - golden) < 0.05  # a 2-epoch model; the bench measures trained ones
+
+
+def test_stages_applies_to_the_mixer_only(tmp_path, capsys):
+    argv = ["train", "--model", "snn-mlp", "--stages", "2", "--out", str(tmp_path / "m.pt")]
+    assert main(argv) == 1
+    assert "--stages does not apply to --model snn-mlp" in capsys.readouterr().err
