@@ -52,3 +52,25 @@ def test_sim_runs_a_graph_program_on_the_golden_model_only(tmp_path, capsys):
     argv = ["sim", str(tmp_path / "g"), "--input", str(tmp_path / "flat.npy")]
     assert main([*argv, "--out", str(tmp_path / "r.npz")]) == 1
     assert "expected (samples, 4, 2, 3, 4)" in capsys.readouterr().err
+
+
+def test_report_refuses_the_result_of_another_graph(tmp_path, capsys):
+    graph = small_graph()
+    save_graph(graph, tmp_path / "g")
+    spikes = (np.random.default_rng(2).random((3, 4, 2, 3, 4)) < 0.4).astype(np.uint8)
+    np.save(tmp_path / "x.npy", spikes)
+    argv = ["sim", str(tmp_path / "g"), "--input", str(tmp_path / "x.npy")]
+    assert main([*argv, "--out", str(tmp_path / "r.npz")]) == 0
+    graph.populations[0].name = "renamed"
+    for projection in graph.projections:
+        projection.source = "renamed" if projection.source == "mixed" else projection.source
+        projection.target = "renamed" if projection.target == "mixed" else projection.target
+    save_graph(graph.validate(), tmp_path / "other")
+    capsys.readouterr()
+    argv = ["report", str(tmp_path / "r.npz"), "--program", str(tmp_path / "other")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "does not belong to this Program" in err and "'mixed'" in err
+    argv = ["report", str(tmp_path / "r.npz"), "--program", str(tmp_path / "g")]
+    assert main([*argv, "--out", str(tmp_path / "rep")]) == 0
+    assert "no --input" in capsys.readouterr().out  # input projections not counted, said so
