@@ -64,7 +64,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoders import ImageThermometerEncoder
-from .layers import QuantLinear, _SignSTE
+from .layers import QuantLinear, _RoundSTE, _SignSTE
 from .neurons import LIF, Readout, check_neuron_kind
 
 __all__ = [
@@ -333,18 +333,6 @@ def project(counts: torch.Tensor, weight: torch.Tensor, term: Term) -> torch.Ten
 def mix(x: torch.Tensor, weight: torch.Tensor, axis: int) -> torch.Tensor:
     """An `axis` projection of counts `[batch, T, C, H, W]` along population axis `axis`."""
     return project(x, weight, Term("", "axis", "", axis=axis))
-
-
-class _RoundSTE(torch.autograd.Function):
-    """Round forward, identity backward."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return torch.round(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
 
 
 class SpikingMixer(nn.Module):

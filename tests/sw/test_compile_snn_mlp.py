@@ -4,46 +4,21 @@ model is exactly representable (the pattern of test_compile_graph.py), scans inc
 import numpy as np
 import pytest
 import torch
-from spikeloom.models.mixer import PopNorm
 from spikeloom.models.snn_mlp import POPULATIONS, SNNMLPConfig, SpikingSNNMLP
 from spikeloom.sw.compiler.compile_graph import GraphCompileOptions
 from spikeloom.sw.compiler.compile_snn_mlp import compile_snn_mlp
 from spikeloom.sw.compiler.graph import Scan, load_graph, save_graph
 from spikeloom.sw.compiler.graph_golden import projection_bound, run_graph_golden
 
+from .exact_norms import set_exact_norms, set_exact_readout
+
 GAIN_SHIFT = 4
 SEEDS = {"model": 0, "norms": 1, "spikes": 2}
 
 
-def _set_exact_norm(norm: PopNorm, rng: np.random.Generator) -> None:
-    """Scales 2^-1..2^1 (gamma of either sign: the model uses |gamma|) and shifts that are whole
-    multiples of scale / 2^g, so theta = 2^g / scale and beta = 2^g * shift / scale are integers
-    and every float value on the way (the scans' half-unit carries too) is a short dyadic
-    fraction, computed exactly."""
-    n = norm.gamma.numel()
-    norm.norm.eps = 0.0
-    norm.norm.running_mean.zero_()
-    norm.norm.running_var.fill_(1.0)
-    scale = rng.choice([0.5, 1.0, 2.0], size=n) * rng.choice([-1.0, 1.0], size=n)
-    norm.gamma.copy_(torch.from_numpy(scale))
-    steps = rng.integers(-12, 12, size=n)
-    norm.beta.copy_(torch.from_numpy(np.abs(scale) * steps / 2**GAIN_SHIFT))
-
-
 def _set_exact(model: SpikingSNNMLP, rng: np.random.Generator) -> None:
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, PopNorm):
-                _set_exact_norm(module, rng)
-        head = model.head
-        if head.bits > 1:
-            # Integer weights times 2^-2 with the largest at qmax: the step is exactly 0.25.
-            values = rng.integers(-head.qmax, head.qmax + 1, size=head.weight.shape)
-            values[0, 0] = head.qmax
-            head.weight.copy_(torch.from_numpy(values * 0.25))
-        model.gain.fill_(-0.5)  # negative: the compiler negates the readout weights
-        step = float(head.step())
-        model.bias.copy_(0.5 * step * torch.arange(model.config.classes) / 2**GAIN_SHIFT)
+    set_exact_norms(model, rng, GAIN_SHIFT)
+    set_exact_readout(model, rng, GAIN_SHIFT)
 
 
 def _config(**overrides) -> SNNMLPConfig:
