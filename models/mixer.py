@@ -57,15 +57,16 @@ by 1.4 points (seed 0); per-projection gains did not beat one batch norm on the 
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .encoders import ImageThermometerEncoder
+from .graph_config import GraphModelConfig, check_range
 from .layers import QuantLinear, _RoundSTE, _SignSTE
-from .neurons import LIF, Readout, check_neuron_kind
+from .neurons import LIF, Readout
 
 __all__ = [
     "MIXER_PRESETS",
@@ -86,22 +87,11 @@ GAIN_EXPONENT_LIMIT = 3
 
 
 @dataclass
-class MixerConfig:
-    """Everything that defines the architecture (stored in every checkpoint)."""
+class MixerConfig(GraphModelConfig):
+    """Everything that defines the architecture (stored in every checkpoint): the fields of
+    `GraphModelConfig` and:"""
 
-    image_size: int = 8  # square images, image_size x image_size pixels
-    classes: int = 10
-    channels: int = 32
-    blocks: int = 2
-    patch: int = 2  # patch embedding kernel and stride: tokens on an (image/patch)^2 grid
-    timesteps: int = 4
-    levels: int = 4  # thermometer channels per pixel
-    gain_shift: int = 7  # every projection into a population is multiplied by 2^gain_shift
-    neuron: str = "lif"  # lif | lifb
-    burst_max: int = 1  # 2..7 for lifb
-    leak_shift: int = 1  # tau = 2^k
-    reset: str = "zero"
-    weight_bits: int = 1  # readout weights; every other weight is binary
+    gain_shift: int = 7  # measured: 2^-7 thresholds lose nothing against float (docs/models.md)
     stages: int = 1  # 2 adds a Spiking Patch Encoding and stage2_blocks on a halved grid
     stage2_channels: int | None = None  # a multiple of 3; None: 2 * channels rounded up to one
     stage2_blocks: int = 1
@@ -109,17 +99,7 @@ class MixerConfig:
     projection_gains: bool = False  # a trainable power-of-two gain per summed projection
 
     def __post_init__(self):
-        check_neuron_kind(self.neuron, self.burst_max)
-        if self.reset not in ("zero", "subtract"):
-            raise ValueError(f"reset must be 'zero' or 'subtract', got {self.reset!r}")
-        if self.image_size % self.patch:
-            raise ValueError(f"patch {self.patch} does not divide image_size {self.image_size}")
-        if not 0 <= self.gain_shift <= 7:
-            raise ValueError(f"gain_shift must be in 0..7, got {self.gain_shift}")
-        if not 1 <= self.weight_bits <= 8:
-            raise ValueError(f"weight_bits must be in 1..8, got {self.weight_bits}")
-        if self.blocks < 1:
-            raise ValueError(f"blocks must be >= 1, got {self.blocks}")
+        super().__post_init__()
         if self.stages not in (1, 2):
             raise ValueError(f"stages must be 1 or 2, got {self.stages}")
         if self.stage2_channels is not None and (
@@ -128,8 +108,7 @@ class MixerConfig:
             raise ValueError(
                 f"stage2_channels must be a positive multiple of 3, got {self.stage2_channels}"
             )
-        if self.stage2_blocks < 1:
-            raise ValueError(f"stage2_blocks must be >= 1, got {self.stage2_blocks}")
+        check_range("stage2_blocks", self.stage2_blocks, 1)
         if self.stages == 2 and self.tokens < 2:
             raise ValueError(f"a second stage needs a token grid of >= 2, got {self.tokens}")
         if self.token_norm not in ("channel", "axis"):
@@ -138,11 +117,6 @@ class MixerConfig:
             raise ValueError(
                 f"projection_gains needs gain_shift >= {GAIN_EXPONENT_LIMIT}, got {self.gain_shift}"
             )
-
-    @property
-    def tokens(self) -> int:
-        """Rows (and columns) of stage 1's token grid."""
-        return self.image_size // self.patch
 
     @property
     def stage2_tokens(self) -> int:
@@ -163,9 +137,6 @@ class MixerConfig:
         if self.stages == 1:
             return self.channels * self.tokens**2
         return self.stage2_width * self.stage2_tokens**2
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 #: Named configurations. "digits" is the measured default (docs/models.md); the MNIST ones

@@ -47,74 +47,37 @@ Design decisions:
   carries `gain_shift` (section 8.2) when compiled.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .graph_config import MAX_SHIFT, GraphModelConfig, check_range
 from .layers import QuantLinear
 from .mixer import BinaryWeight, ImageThermometerEncoder, PopNorm, mix
-from .neurons import LIF, Readout, SpikeFunction, check_neuron_kind
+from .neurons import LIF, Readout, SpikeFunction
 
 __all__ = ["SNNMLPConfig", "SpikingSNNMLP", "ScanNeuron", "POPULATIONS"]
 
 #: Population names of one block, in update order (prefixed `b{i}_`).
 POPULATIONS = ("p", "a", "lr", "td", "t", "ff", "out")
-#: Largest shift the format allows for every membrane width (v_bits >= 8).
-_MAX_SHIFT = 7
-
-
-def _check_range(name: str, value: int, low: int, high: int | None = None) -> None:
-    if value < low or (high is not None and value > high):
-        limit = f">= {low}" if high is None else f"in {low}..{high}"
-        raise ValueError(f"{name} must be {limit}, got {value}")
 
 
 @dataclass
-class SNNMLPConfig:
-    """Everything that defines the architecture (stored in every checkpoint)."""
+class SNNMLPConfig(GraphModelConfig):
+    """Everything that defines the architecture (stored in every checkpoint): the fields of
+    `GraphModelConfig` (with lifb, the scan populations burst up to `burst_max` too) and:"""
 
-    image_size: int = 8  # square images, image_size x image_size pixels
-    classes: int = 10
-    channels: int = 32
-    blocks: int = 2
-    patch: int = 2  # patch embedding kernel and stride: tokens on an (image/patch)^2 grid
-    timesteps: int = 4
-    levels: int = 4  # thermometer channels per pixel
-    gain_shift: int = 4  # every projection into a population is multiplied by 2^gain_shift
-    neuron: str = "lif"  # lif | lifb (scan populations then burst up to burst_max too)
-    burst_max: int = 1  # 2..7 for lifb
-    leak_shift: int = 1  # tau = 2^k
-    reset: str = "zero"
-    weight_bits: int = 1  # readout weights; every other weight is binary
     mlp_ratio: int = 4  # channel MLP: C -> ratio * C -> C
     scan_group: int = 4  # positions per scan group (the seed's s)
     scan_carry_shift: int = 2  # carry = reset value * 2^-k: the seed's tau = 0.25
 
     def __post_init__(self):
-        check_neuron_kind(self.neuron, self.burst_max)
-        if self.reset not in ("zero", "subtract"):
-            raise ValueError(f"reset must be 'zero' or 'subtract', got {self.reset!r}")
-        for name in ("image_size", "patch", "channels", "blocks", "timesteps", "levels"):
-            _check_range(name, getattr(self, name), 1)
-        _check_range("classes", self.classes, 2)
-        _check_range("mlp_ratio", self.mlp_ratio, 1)
-        _check_range("scan_group", self.scan_group, 1)
-        if self.image_size % self.patch:
-            raise ValueError(f"patch {self.patch} does not divide image_size {self.image_size}")
-        _check_range("gain_shift", self.gain_shift, 0, _MAX_SHIFT)
-        _check_range("leak_shift", self.leak_shift, 0, _MAX_SHIFT)
-        _check_range("scan_carry_shift", self.scan_carry_shift, 0, _MAX_SHIFT)
-        _check_range("weight_bits", self.weight_bits, 1, 8)
-
-    @property
-    def tokens(self) -> int:
-        """Rows (and columns) of the token grid."""
-        return self.image_size // self.patch
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
+        check_range("mlp_ratio", self.mlp_ratio, 1)
+        check_range("scan_group", self.scan_group, 1)
+        check_range("scan_carry_shift", self.scan_carry_shift, 0, MAX_SHIFT)
 
 
 class ScanNeuron(nn.Module):
@@ -138,9 +101,9 @@ class ScanNeuron(nn.Module):
             raise ValueError(f"a scan runs along rows (1) or columns (2), got axis {axis}")
         if reset not in ("zero", "subtract"):
             raise ValueError(f"reset must be 'zero' or 'subtract', got {reset!r}")
-        _check_range("burst_max", burst_max, 1, 7)
-        _check_range("group", group, 1)
-        _check_range("carry_shift", carry_shift, 0)
+        check_range("burst_max", burst_max, 1, 7)
+        check_range("group", group, 1)
+        check_range("carry_shift", carry_shift, 0)
         self.axis, self.group, self.carry_shift = axis, group, carry_shift
         self.reset, self.burst_max = reset, burst_max
         self.surrogate_alpha = surrogate_alpha
