@@ -33,11 +33,12 @@ stride-2 branches `A`, `B`, `D` from `x` and two stride-1 ones `E_12`, `E_23` be
 The seed follows each convolution with its own batch norm; here, as everywhere in this model,
 one batch norm normalises a population's summed current (see "Batch norm" below), so `h2` is the
 sum of raw binary projections. `node1`'s current reaches `node3` as a second projection from `x`
-with `A`'s weights: currents, not spikes, as the seed adds them. A format-2 projection fills a
-whole target population, so the concatenation is written as four projections into each
-population that adds `h2`: one from `x` through `cat(A, B, D)` (binary) and three through
-2-bit tensors that are zero outside one channel group (`A` into node3's group from `x`, `E_12`
-into node2's from `n1`, `E_23` into node3's from `n2`). The readout reads the last stage.
+with `A`'s weights: currents, not spikes, as the seed adds them. The concatenation is six
+projections into each population that adds `h2`, each into one node's channel range (a `Term`'s
+`channels`, a format-2 projection's `channels`): `A x` into channels `0..n-1`, `B x` and
+`E_12 n1` into `n..2n-1`, `D x`, `A x` again and `E_23 n2` into `2n..3n-1`. So `A`, `B`, `D`,
+`E_12` and `E_23` are each stored once, binary, and `A x` is one current added at two places.
+The readout reads the last stage.
 
 **Batch norm.** Each population has one batch norm on its summed current with a *positive*
 scale (`|gamma|`): a weight tensor shared by several projections cannot flip its sign per
@@ -57,7 +58,7 @@ by 1.4 points (seed 0); per-projection gains did not beat one batch norm on the 
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -222,7 +223,8 @@ class PopNorm(nn.Module):
 @dataclass(frozen=True)
 class Term:
     """One projection into a population: `source`'s spike counts through the weight tensor
-    named `weight`, of `kind` "axis" (along `axis`) or "conv" (`stride`, `padding`)."""
+    named `weight`, of `kind` "axis" (along `axis`) or "conv" (`stride`, `padding`), added into
+    the population's channels `channels[0] .. channels[1]-1` (None: all of them)."""
 
     source: str
     kind: str
@@ -230,6 +232,7 @@ class Term:
     axis: int | None = None
     stride: int = 1
     padding: int = 0
+    channels: tuple[int, int] | None = None
 
 
 @dataclass
@@ -282,12 +285,6 @@ class SpikingPatchEncoding(nn.Module):
         self.norm1 = PopNorm(n)
         self.norm2 = PopNorm(n)
 
-    def into_group(self, weight: torch.Tensor, group: int) -> torch.Tensor:
-        """`weight` `[n, ...]` as output channels `group * n ..` of a `[3n, ...]` tensor whose
-        other channels are zero: a projection that adds into one node's channels only."""
-        n = self.node_channels
-        return F.pad(weight, (0, 0, 0, 0, 0, 0, group * n, (2 - group) * n))
-
 
 def project(counts: torch.Tensor, weight: torch.Tensor, term: Term) -> torch.Tensor:
     """One projection (semantics 8.2) of counts `[batch, T, C, H, W]`: along population axis
@@ -299,6 +296,15 @@ def project(counts: torch.Tensor, weight: torch.Tensor, term: Term) -> torch.Ten
     batch, steps = counts.shape[:2]
     flat = F.conv2d(counts.flatten(0, 1), weight, stride=term.stride, padding=term.padding)
     return flat.unflatten(0, (batch, steps))
+
+
+def into_channels(current: torch.Tensor, channels: tuple[int, int] | None, total: int):
+    """`current` `[batch, T, stop - start, H, W]` as the channels `start .. stop-1` of a
+    `[batch, T, total, H, W]` current that is zero elsewhere (None: `current` itself)."""
+    if channels is None:
+        return current
+    start, stop = channels
+    return F.pad(current, (0, 0, 0, 0, start, total - stop))
 
 
 def mix(x: torch.Tensor, weight: torch.Tensor, axis: int) -> torch.Tensor:
@@ -367,11 +373,16 @@ class SpikingMixer(nn.Module):
                     [Term(x, weight="s2_B", **down), Term("s2_n1", weight="s2_E12", **same)],
                 )
             )
+            n = self.spe.node_channels
+            node1, node2, node3 = (0, n), (n, 2 * n), (2 * n, 3 * n)
+            # h2 = cat(node1, node2, node3): each term adds into its node's channels.
             h = [
-                Term(x, weight="s2_ABD", **down),
-                Term(x, weight="s2_A_into_node3", **down),
-                Term("s2_n1", weight="s2_E12_into_node2", **same),
-                Term("s2_n2", weight="s2_E23_into_node3", **same),
+                Term(x, weight="s2_A", channels=node1, **down),
+                Term(x, weight="s2_B", channels=node2, **down),
+                Term("s2_n1", weight="s2_E12", channels=node2, **same),
+                Term(x, weight="s2_D", channels=node3, **down),
+                Term(x, weight="s2_A", channels=node3, **down),
+                Term("s2_n2", weight="s2_E23", channels=node3, **same),
             ]
             specs.append(PopulationSpec("s2_x0", (width, *grid), self.stage2_norm0, h))
             self._add_blocks(specs, self.stage2_blocks, "s2_", "s2_x0", h, width, grid)
@@ -410,8 +421,8 @@ class SpikingMixer(nn.Module):
         return x
 
     def weight_tensors(self) -> dict[str, torch.Tensor]:
-        """Every weight tensor the terms name, as +1/-1 (0 outside a placed group) floats that
-        carry gradients to the latent weights."""
+        """Every weight tensor the terms name, as +1/-1 floats that carry gradients to the latent
+        weights."""
         weights = {"patch": self.patch()}
         for prefix, blocks in (("", self.blocks), ("s2_", getattr(self, "stage2_blocks", []))):
             for index, block in enumerate(blocks):
@@ -419,15 +430,12 @@ class SpikingMixer(nn.Module):
                     weights[f"{prefix}b{index}_{key}"] = getattr(block, key)()
         if self.config.stages == 2:
             spe = self.spe
-            a, b, e12, e23 = spe.node1(), spe.node2(), spe.node1_node2(), spe.node2_node3()
             weights.update(
-                s2_A=a,
-                s2_B=b,
-                s2_E12=e12,
-                s2_ABD=torch.cat([a, b, spe.node3()]),
-                s2_A_into_node3=spe.into_group(a, 2),
-                s2_E12_into_node2=spe.into_group(e12, 1),
-                s2_E23_into_node3=spe.into_group(e23, 2),
+                s2_A=spe.node1(),
+                s2_B=spe.node2(),
+                s2_D=spe.node3(),
+                s2_E12=spe.node1_node2(),
+                s2_E23=spe.node2_node3(),
             )
         return weights
 
@@ -461,13 +469,17 @@ class SpikingMixer(nn.Module):
         names of `population_specs()` (the compiler's)."""
         weights = self.weight_tensors()
         counts = {INPUT: spikes}
-        projected: dict[Term, torch.Tensor] = {}  # h and token are re-used: compute each once
+        # h, h2 and token are re-used: compute each once. Where a term adds (its channel range)
+        # does not change its current, so `A x` of node1 and node3 is one entry.
+        projected: dict[Term, torch.Tensor] = {}
         for spec in self.population_specs():
             current = 0
             for index, term in enumerate(spec.terms):
-                if term not in projected:
-                    projected[term] = project(counts[term.source], weights[term.weight], term)
-                current = current + self._gain(spec.name, index) * projected[term]
+                key = replace(term, channels=None)
+                if key not in projected:
+                    projected[key] = project(counts[term.source], weights[term.weight], term)
+                placed = into_channels(projected[key], term.channels, spec.shape[0])
+                current = current + self._gain(spec.name, index) * placed
             counts[spec.name] = self.neuron(spec.norm(current))
         populations = {name: value for name, value in counts.items() if name != INPUT}
         last = counts[spec.name]

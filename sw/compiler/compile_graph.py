@@ -19,8 +19,8 @@ the patch embedding's weight is one tensor used by several populations' projecti
 token-mixing weights by two: no per-neuron sign can be folded into a shared weight.
 
 The graph is the model's `population_specs()`; each weight tensor a term names is stored once,
-binary, or 2-bit where it is zero outside one channel group (the second stage's concatenation,
-models/mixer.py).
+binary, however many projections use it, and a term's channel range (the second stage's
+concatenation, models/mixer.py) is its projection's `channels`.
 
 Where it is exact: when every `2^g / s` and `2^g * d / s` is an integer (and the float
 arithmetic is exact, true for the small dyadic values involved), the integer membrane equals
@@ -43,7 +43,7 @@ from spikeloom.hw.params import V_BITS
 from spikeloom.models.mixer import INPUT, PopNorm, PopulationSpec, SpikingMixer
 from spikeloom.sw.compiler.compile import clip_to_membrane
 from spikeloom.sw.compiler.graph import Graph, Population, Projection, Weight
-from spikeloom.sw.compiler.graph_golden import projection_bound
+from spikeloom.sw.compiler.graph_golden import current_bound
 
 __all__ = ["GraphCompileOptions", "PopulationFold", "compile_mixer", "graph_v_bits"]
 
@@ -80,8 +80,9 @@ def _bits_for(magnitude: int) -> int:
 
 def graph_v_bits(graph: Graph, population: Population, theta, beta, headroom_bits: int) -> int:
     """Smallest membrane width holding `burst_max` thresholds and one step's largest current plus
-    bias, the current bounded by the sum over *every* projection into the population of its
-    largest contribution (`projection_bound` times 2^g), plus headroom; a readout integrates T
+    bias, the current bounded per channel by the sum over every projection that adds into that
+    channel of its largest contribution (`current_bound`: `projection_bound` times 2^g), plus
+    headroom; a readout integrates T
     steps with no reset, so it gets room for T of them. Capped at the format's 32 bits.
 
     Why this never saturates with `leak_shift = 1` and 2 bits of headroom: with `B` the largest
@@ -90,10 +91,7 @@ def graph_v_bits(graph: Graph, population: Population, theta, beta, headroom_bit
     step, unless the width hit the 32-bit cap. (For `leak_shift = k` the same argument bounds
     `|v|` by `2^k * (B + 1/2)`: `headroom_bits >= k` keeps the claim.)
     """
-    current = sum(
-        projection_bound(graph, projection) << projection.gain_shift
-        for projection in graph.projections_into(population.name)
-    ) + int(np.abs(beta).max(initial=0))
+    current = current_bound(graph, population) + int(np.abs(beta).max(initial=0))
     if population.spiking:
         need = max(population.burst_max * int(np.max(theta, initial=1)), current)
         bits = _bits_for(need) + headroom_bits
@@ -129,10 +127,8 @@ def _population_shift(model: SpikingMixer, spec: PopulationSpec, gain_shift: int
 
 
 def _stored_weight(name: str, values: torch.Tensor) -> Weight:
-    """A model weight as stored: binary if every value is +1/-1, else 2-bit (a tensor placed
-    into one channel group, zero elsewhere)."""
-    integers = values.round().to(torch.int64).numpy().astype(np.int8)
-    return Weight(name, 1 if np.all(integers != 0) else 2, integers)
+    """A model weight as stored: binary, its +1/-1 values as int8 (validation rejects a 0)."""
+    return Weight(name, 1, values.round().to(torch.int64).numpy().astype(np.int8))
 
 
 def _fold_readout(model, gain_shift: int):
@@ -209,6 +205,7 @@ def compile_mixer(model: SpikingMixer, options: GraphCompileOptions | None = Non
                         axis=term.axis,
                         stride=(term.stride, term.stride),
                         padding=(term.padding, term.padding),
+                        channels=term.channels,
                     )
                 )
         x = specs[-1].name

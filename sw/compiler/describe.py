@@ -87,11 +87,17 @@ def describe_graph(graph: Graph) -> str:
         weight = graph.weights.get(projection.weight)
         links = connections(graph, projection)
         total_connections += links
-        detail = {
-            "axis": f"axis {projection.axis}",
-            "conv": f"stride {list(projection.stride)}, padding {list(projection.padding)}, "
-            f"groups {projection.groups}",
-        }.get(projection.kind, "")
+        details = {
+            "axis": [f"axis {projection.axis}"],
+            "conv": [
+                f"stride {list(projection.stride)}, padding {list(projection.padding)}, "
+                f"groups {projection.groups}"
+            ],
+        }.get(projection.kind, [])
+        start, stop = graph.channel_range(projection)
+        if stop - start < graph.shape_of(projection.target)[0]:
+            details.append(f"channels [{start}, {stop}]")
+        detail = ", ".join(details)
         projections.append(
             [
                 f"{projection.source} -> {projection.target}",

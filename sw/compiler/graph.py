@@ -8,8 +8,10 @@ updates, bursts, gain shifts, outputs and the scan neuron's walk. In short:
 populations (tensors of neurons of rank 1..3, thresholds and biases at a broadcast shape) are
 updated in list order at every timestep; each first sums the projections into it (`dense`,
 `axis`, `conv`, `identity`, from the input or populations listed before it, at the same
-timestep), then updates by the neuron rules. Weight tensors are named and stored once, however
-many projections use them. Validation names the field and the value of anything malformed.
+timestep), then updates by the neuron rules. An `axis`, `conv` or `identity` projection may add
+into a range of its target's channels (axis 0) only. Weight tensors are named and stored once,
+however many projections use them. Validation names the field and the value of anything
+malformed.
 """
 
 import zipfile
@@ -44,6 +46,7 @@ __all__ = [
     "Projection",
     "Graph",
     "conv_output_shape",
+    "CHANNEL_RANGE_KINDS",
     "graph_from_chain",
     "load_graph",
     "save_graph",
@@ -56,6 +59,10 @@ GRAPH_FORMAT = "spikeloom.program/2"
 NEURONS = ("lif", "lifb", "readout", "scan")
 #: Projection kinds.
 KINDS = ("dense", "axis", "conv", "identity")
+#: Projection kinds that may add into a channel range of their target (`channels`). A dense
+#: projection's weight already spans the whole flattened target, so a range would add nothing
+#: its weight cannot say.
+CHANNEL_RANGE_KINDS = ("axis", "conv", "identity")
 #: Largest `gain_shift`: weights times 2^g stay a shift of the weight.
 MAX_GAIN_SHIFT = 7
 #: Prefix of the weight arrays in `program.npz` (`weight.<name>`).
@@ -79,10 +86,22 @@ _POPULATION_KEYS = ("name", "shape", "neuron", "burst_max", "leak_shift", "reset
 _SCAN_KEYS = ("axis", "group", "carry_shift")
 _PROJECTION_KEYS = {
     "dense": ("source", "target", "kind", "weight", "gain_shift"),
-    "axis": ("source", "target", "kind", "weight", "gain_shift", "axis"),
-    "conv": ("source", "target", "kind", "weight", "gain_shift", "stride", "padding", "groups"),
-    "identity": ("source", "target", "kind", "gain_shift"),
+    "axis": ("source", "target", "kind", "weight", "gain_shift", "axis", "channels"),
+    "conv": (
+        "source",
+        "target",
+        "kind",
+        "weight",
+        "gain_shift",
+        "stride",
+        "padding",
+        "groups",
+        "channels",
+    ),
+    "identity": ("source", "target", "kind", "gain_shift", "channels"),
 }
+#: Keys a projection may leave out: an absent `channels` is the whole target.
+_OPTIONAL_PROJECTION_KEYS = ("channels",)
 
 
 @dataclass(frozen=True)
@@ -151,7 +170,9 @@ class Weight:
 class Projection:
     """Adds `source`'s spike counts, times weights (times 2^`gain_shift`), into `target`'s
     current at the same timestep. `axis` for kind axis; `stride`, `padding`, `groups` for conv;
-    no `weight` for identity."""
+    no `weight` for identity. `channels` `(start, stop)` (axis, conv, identity): the current has
+    `stop - start` channels and adds into the target's channels `start .. stop-1` only; None is
+    the whole target."""
 
     source: str
     target: str
@@ -162,6 +183,7 @@ class Projection:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     groups: int = 1
+    channels: tuple[int, int] | None = None
 
     def header(self) -> dict:
         entry = {"source": self.source, "target": self.target, "kind": self.kind}
@@ -172,6 +194,9 @@ class Projection:
             entry["axis"] = self.axis
         if self.kind == "conv":
             entry.update(stride=list(self.stride), padding=list(self.padding), groups=self.groups)
+        # Absent means the whole target, so a Program without ranges writes what it always did.
+        if self.channels is not None:
+            entry["channels"] = [int(bound) for bound in self.channels]
         return entry
 
 
@@ -200,6 +225,18 @@ class Graph:
         """The shape of the input or of a population."""
         shape = self.input_shape if name == self.input_name else self.population(name).shape
         return tuple(int(size) for size in shape)
+
+    def channel_range(self, projection: Projection) -> tuple[int, int]:
+        """`(start, stop)` of the target channels (axis 0) that `projection` adds into."""
+        if projection.channels is None:
+            return (0, self.shape_of(projection.target)[0])
+        start, stop = projection.channels
+        return (int(start), int(stop))
+
+    def current_shape(self, projection: Projection) -> tuple[int, ...]:
+        """The shape of `projection`'s current: its target's, axis 0 cut to its channel range."""
+        start, stop = self.channel_range(projection)
+        return (stop - start, *self.shape_of(projection.target)[1:])
 
     def projections_into(self, name: str) -> list[Projection]:
         return [projection for projection in self.projections if projection.target == name]
@@ -235,45 +272,55 @@ def conv_output_shape(
     )
 
 
-def _weight_shape(projection: Projection, source: tuple, target: tuple, where: str) -> tuple:
-    """The weight shape `projection` needs between `source` and `target` (a conv: its first two
-    sizes, the kernel being free); raises when the two shapes cannot be joined by it."""
+def _weight_shape(projection: Projection, source: tuple, current: tuple, where: str, into: str):
+    """The weight shape `projection` needs from `source` to the shape of its `current` (its
+    target's, cut to its channel range; a conv: the weight's first two sizes, the kernel being
+    free); raises when the two shapes cannot be joined by it. `into` names the current's shape
+    in messages: the target's, or its channel range."""
     kind = projection.kind
     if kind == "dense":
-        return (int(np.prod(source)), int(np.prod(target)))
+        return (int(np.prod(source)), int(np.prod(current)))
     if kind == "identity":
-        if source != target:
+        if source != current:
             raise ProgramError(
-                f"{where}: identity needs equal shapes, got {list(source)} -> {list(target)}"
+                f"{where}: identity needs equal shapes, got {list(source)} -> {into}"
             )
         return ()
     if kind == "axis":
         axis = projection.axis
-        if len(source) != len(target):
+        if len(source) != len(current):
             raise ProgramError(
-                f"{where}: axis needs source and target of one rank, got {list(source)} -> "
-                f"{list(target)}"
+                f"{where}: axis needs source and target of one rank, got {list(source)} -> {into}"
             )
         _check_int(f"{where}: axis", axis, 0, len(source) - 1)
-        for other, (s, t) in enumerate(zip(source, target, strict=True)):
+        for other, (s, t) in enumerate(zip(source, current, strict=True)):
             if other != axis and t not in (s, 1):
+                what = f"target axis {other}"
+                if other == 0 and projection.channels is not None:
+                    what = f"the target's channel range {_plain(projection.channels)}"
                 raise ProgramError(
-                    f"{where}: target axis {other} has size {t}; off the mixed axis ({axis}) it "
-                    f"must equal the source's ({s}) or be 1 (summed)"
+                    f"{where}: {what} has size {t}; off the mixed axis ({axis}) it must equal "
+                    f"the source's ({s}) or be 1 (summed)"
                 )
-        return (source[axis], target[axis])
+        return (source[axis], current[axis])
     # conv
-    if len(source) != 3 or len(target) != 3:
-        raise ProgramError(
-            f"{where}: conv needs [C, H, W] shapes, got {list(source)} -> {list(target)}"
-        )
+    if len(source) != 3 or len(current) != 3:
+        raise ProgramError(f"{where}: conv needs [C, H, W] shapes, got {list(source)} -> {into}")
     groups = projection.groups
-    if source[0] % groups or target[0] % groups:
+    if source[0] % groups or current[0] % groups:
+        ranged = "" if projection.channels is None else f" in range {_plain(projection.channels)}"
         raise ProgramError(
             f"{where}: groups {groups} must divide the source's {source[0]} and the target's "
-            f"{target[0]} channels"
+            f"{current[0]} channels{ranged}"
         )
-    return (target[0], source[0] // groups)
+    return (current[0], source[0] // groups)
+
+
+def _channels_text(current: tuple, target: tuple, channels) -> str:
+    """How messages name a projection's current shape: the target's, or its channel range."""
+    if channels is None:
+        return str(list(target))
+    return f"{list(current)} (channels {_plain(channels)} of {list(target)})"
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -435,6 +482,39 @@ def _validate_weight(weight: Weight, where: str) -> None:
         )
 
 
+def _check_channels(projection: Projection, target: tuple, where: str) -> None:
+    """A channel range is two integers `[start, stop]` with `0 <= start < stop <= C`, `C` the
+    size of the target's axis 0, on a kind that allows one."""
+    channels = projection.channels
+    if channels is None:
+        return
+    if not isinstance(channels, list | tuple) or len(channels) != 2:
+        raise ProgramError(
+            f"{where}: channels: expected two integers [start, stop], got {channels!r}"
+        )
+    if projection.kind not in CHANNEL_RANGE_KINDS:
+        raise ProgramError(
+            f"{where}: channels {_plain(channels)} applies to {', '.join(CHANNEL_RANGE_KINDS)} "
+            f"projections only, not {projection.kind}"
+        )
+    for end, value in enumerate(channels):
+        _check_int(f"{where}: channels[{end}]", value, 0)
+    start, stop = channels
+    if start >= stop:
+        raise ProgramError(
+            f"{where}: channels {_plain(channels)} is empty (start must be below stop)"
+        )
+    if stop > target[0]:
+        raise ProgramError(
+            f"{where}: channels {_plain(channels)} exceeds the target's {target[0]} channels"
+        )
+
+
+def _plain(values) -> str:
+    """`[4, 12]` for a list or tuple of ints of any integer type."""
+    return str([int(value) if isinstance(value, int | np.integer) else value for value in values])
+
+
 def _validate_projection(
     graph: Graph, projection: Projection, index: int, order: dict, used: dict
 ) -> None:
@@ -472,7 +552,10 @@ def _validate_projection(
         _check_pair(f"{where}: padding", projection.padding, 0)
         _check_int(f"{where}: groups", projection.groups, 1)
     source_shape, target_shape = graph.shape_of(source), graph.shape_of(target)
-    needed = _weight_shape(projection, source_shape, target_shape, where)
+    _check_channels(projection, target_shape, where)
+    current_shape = graph.current_shape(projection)
+    into = _channels_text(current_shape, target_shape, projection.channels)
+    needed = _weight_shape(projection, source_shape, current_shape, where, into)
     name = projection.weight
     if projection.kind == "identity":
         if name is not None:
@@ -508,12 +591,11 @@ def _validate_projection(
         expected = conv_output_shape(
             source_shape, values.shape, projection.stride, projection.padding
         )
-        if expected != target_shape:
+        if expected != current_shape:
             raise ProgramError(
                 f"{where}: a {values.shape[2]}x{values.shape[3]} conv with stride "
                 f"{list(projection.stride)} and padding {list(projection.padding)} maps "
-                f"{list(source_shape)} to {list(expected)}, not the target's "
-                f"{list(target_shape)}"
+                f"{list(source_shape)} to {list(expected)}, not the target's {into}"
             )
     used.setdefault(name, (index, projection))
 
@@ -532,7 +614,7 @@ def save_graph(graph: Graph, path) -> Path:
         "input": {"name": graph.input_name, "shape": list(graph.input_shape)},
         "populations": [population.header() for population in graph.populations],
         "weights": [{"name": w.name, "bits": w.bits} for w in graph.weights.values()],
-        "projections": [projection.header() for projection in graph.projections],
+        "projections": [_projection_header(graph, projection) for projection in graph.projections],
     }
     if graph.encoder is not None:
         header["encoder"] = graph.encoder
@@ -547,6 +629,15 @@ def save_graph(graph: Graph, path) -> Path:
     with open(path / "program.npz", "wb") as handle:
         np.savez_compressed(handle, **arrays)
     return path
+
+
+def _projection_header(graph: Graph, projection: Projection) -> dict:
+    """`projection.header()`, without a channel range that is the whole target: it means what
+    no range means, and a file without it reads in every version of this format."""
+    entry = projection.header()
+    if graph.channel_range(projection) == (0, graph.shape_of(projection.target)[0]):
+        entry.pop("channels", None)
+    return entry
 
 
 def load_graph(path) -> Graph:
@@ -738,7 +829,13 @@ def _projection(entry: dict, index: int) -> Projection:
                 f"{where}: unknown key {key!r} (only {' and '.join(owners)} projections have it)"
             )
     reject_unknown_keys(where, entry, keys)
-    missing = [key for key in keys if key not in entry]
+    if "channels" in entry and entry["channels"] is None:
+        # Only absence means the whole target: a null is more likely a range left unfilled.
+        raise ProgramError(
+            f"{where}: channels: expected two integers [start, stop], got None (leave the key "
+            "out for the whole target)"
+        )
+    missing = [key for key in keys if key not in entry and key not in _OPTIONAL_PROJECTION_KEYS]
     if missing:
         raise ProgramError(f"{where}: missing key {missing[0]!r}")
     options = {}
@@ -755,6 +852,7 @@ def _projection(entry: dict, index: int) -> Projection:
         weight=entry.get("weight"),
         gain_shift=entry["gain_shift"],
         axis=entry.get("axis"),
+        channels=entry.get("channels"),
         **options,
     )
 

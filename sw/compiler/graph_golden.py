@@ -9,15 +9,18 @@ and the comment where each is used says why:
   projection, then a loop over t of integer elementwise updates (a scan population needs no
   loop over t at all: it keeps nothing between timesteps).
 - A population's currents are computed and summed in one number format, chosen from the bound
-  on its total current (every projection into it, gain shifts included): float32 when no
-  partial sum can reach 2^24, else float64 when none can reach 2^53, else int64. Every operand
-  is an integer (the gain 2^g is folded into the weight), every product of a count and a weight
-  is an exact integer, and every partial sum, within one product or across projections and in
-  whatever order the library adds, is bounded by the sum of the absolute values of all terms:
-  that bound is what decides.
+  on its total current (`current_bound`: per channel, every projection that adds into that
+  channel, gain shifts included; the largest over channels): float32 when no partial sum can
+  reach 2^24, else float64 when none can reach 2^53, else int64. Every operand is an integer
+  (the gain 2^g is folded into the weight), every product of a count and a weight is an exact
+  integer, and every partial sum, within one product or across projections and in whatever
+  order the library adds, is bounded by the sum of the absolute values of all terms: that
+  bound is what decides.
 - A projection that occurs more than once with the same source, weight, gain and geometry (the
   Mixer adds its patch embedding and token mixings into several populations) carries the same
-  current into each: it is computed once per batch.
+  current into each: it is computed once per batch. The geometry includes the shape of the
+  current (a channel range's size), not where it is added: the current of `A x` added into
+  channels 0..n-1 of one population and n..2n-1 of another is one current, placed twice.
 - Membranes and everything after the product run in int32 when no intermediate can leave
   int32, else in int64; membranes are returned as int64.
 """
@@ -33,7 +36,7 @@ from spikeloom.sw.compiler.program import FLOAT32_EXACT
 from spikeloom.sw.errors import ProgramError
 from spikeloom.sw.result import Result
 
-__all__ = ["Result", "run_graph_golden", "projection_bound"]
+__all__ = ["Result", "run_graph_golden", "projection_bound", "current_bound"]
 
 FLOAT64_EXACT = 1 << 53
 INT32_MAX = (1 << 31) - 1
@@ -58,10 +61,11 @@ def _max_count(graph: Graph, name: str) -> int:
 
 def projection_bound(graph: Graph, projection: Projection) -> int:
     """Bound on the sum of |count * weight| over all terms of one target neuron's current from
-    `projection`, before the gain shift: no partial sum of its product can exceed it."""
+    `projection`, before the gain shift: no partial sum of its product can exceed it. (Target
+    neurons outside its channel range get nothing from it.)"""
     count = _max_count(graph, projection.source)
     source = graph.shape_of(projection.source)
-    target = graph.shape_of(projection.target)
+    target = graph.current_shape(projection)
     if projection.kind == "identity":
         return count
     weight = np.abs(graph.weights[projection.weight].values.astype(np.int64))
@@ -83,13 +87,17 @@ def projection_bound(graph: Graph, projection: Projection) -> int:
     return count * int(weight.reshape(weight.shape[0], -1).sum(axis=1).max(initial=0))
 
 
-def _current_bound(graph: Graph, population: Population) -> int:
-    """Bound on |z| and on every partial sum of it: all projections into `population`, gain
-    shifts included."""
-    return sum(
-        projection_bound(graph, projection) << projection.gain_shift
-        for projection in graph.projections_into(population.name)
-    )
+def current_bound(graph: Graph, population: Population) -> int:
+    """Bound on |z| and on every partial sum of it, for every neuron of `population`: per
+    channel (axis 0), the projections that add into that channel, gain shifts included; the
+    largest over channels. Without channel ranges, the sum over every projection into it."""
+    per_channel = [0] * population.shape[0]
+    for projection in graph.projections_into(population.name):
+        bound = projection_bound(graph, projection) << projection.gain_shift
+        start, stop = graph.channel_range(projection)
+        for channel in range(start, stop):
+            per_channel[channel] += bound
+    return max(per_channel)
 
 
 def _sum_dtype(total: int) -> torch.dtype:
@@ -121,8 +129,13 @@ class _ProjectionRun:
         self.projection = projection
         self.dtype = dtype
         self.source = graph.shape_of(projection.source)
-        self.target = graph.shape_of(projection.target)
+        # The shape of the current: the target's, cut to the channel range.
+        self.target = graph.current_shape(projection)
+        start, stop = graph.channel_range(projection)
+        #: The target channels the current adds into; None: all of them.
+        self.channels = None if self.target == graph.shape_of(projection.target) else (start, stop)
         # Everything the current depends on: projections with equal keys carry equal currents.
+        # Where it is added (the channel range's start) is not among them.
         self.key = (
             projection.source,
             projection.kind,
@@ -223,7 +236,7 @@ class _PopulationRun:
 
     def __init__(self, graph: Graph, population: Population):
         self.population = population
-        total = _current_bound(graph, population)
+        total = current_bound(graph, population)
         if total >= INT64_CURRENT_LIMIT:
             raise ProgramError(
                 f"population {population.name!r}: its current can reach {total}, too large for "
@@ -247,10 +260,17 @@ class _PopulationRun:
         """z `[samples, T, *shape]` in the state's format, contiguous: every projection into
         this population, summed. Read only: it may be a current `shared` keeps."""
         z, owned = None, False
+        if any(run.channels is not None for run in self.projections):
+            # Channels no projection reaches keep 0.
+            z = torch.zeros((samples * steps, *self.population.shape), dtype=self.dtype)
+            owned = True
         for run in self.projections:
             source = counts[run.projection.source].reshape(samples * steps, *run.source)
             current = shared.current(run, source)
-            if z is None:
+            if run.channels is not None:
+                start, stop = run.channels
+                z[:, start:stop] += current
+            elif z is None:
                 z = current
             elif owned:
                 z += current

@@ -23,7 +23,9 @@ def projection_label(projection: Projection) -> str:
 
 
 def fan_out(graph: Graph, projection: Projection) -> np.ndarray:
-    """int64 array of the source's shape: how many targets each source neuron adds into."""
+    """int64 array of the source's shape: how many targets each source neuron adds into. A
+    projection into a channel range reaches that range only; its weight (or, for an identity,
+    the source's shape) already has the range's size, so nothing here depends on where."""
     source = graph.shape_of(projection.source)
     if projection.kind == "identity":
         return np.ones(source, dtype=np.int64)

@@ -3,7 +3,9 @@
 Values are drawn so that every rule is exercised: every projection kind (dense, axis with
 one-to-one and summed axes, conv with stride, padding and groups up to depthwise, identity),
 gain shifts, weights shared by several projections, skip connections (several projections into
-one population, from the input and from populations further back), thresholds and biases at
+one population, from the input and from populations further back), channel ranges (axis, conv
+and identity projections adding into part of their target's axis 0, as a concatenation does),
+thresholds and biases at
 every broadcast shape, every neuron kind (bursts, scan lines whose group does not divide them),
 both resets, leaks (none and 0..), membranes narrow enough to saturate at both ends, and an
 optional readout last. Sizes stay small, so a plain loop can check every result.
@@ -74,10 +76,29 @@ def _axis_options(source: tuple, target: tuple) -> list[int]:
     ]
 
 
+def _range_options(source: tuple, target: tuple) -> dict[str, list[tuple[int, int]]]:
+    """Per projection kind, the channel ranges of `target` (all but the whole) into which a
+    projection of that kind can join `source`."""
+    options: dict[str, list[tuple[int, int]]] = {"identity": [], "axis": [], "conv": []}
+    for start in range(target[0]):
+        for stop in range(start + 1, target[0] + 1):
+            if stop - start == target[0]:
+                continue
+            current = (stop - start, *target[1:])
+            if source == current:
+                options["identity"].append((start, stop))
+            if _axis_options(source, current):
+                options["axis"].append((start, stop))
+            if _conv_options(source, current):
+                options["conv"].append((start, stop))
+    return {kind: ranges for kind, ranges in options.items() if ranges}
+
+
 class _Builder:
-    def __init__(self, rng: np.random.Generator, share: float):
+    def __init__(self, rng: np.random.Generator, share: float, ranges: float):
         self.rng = rng
         self.share = share
+        self.ranges = ranges
         self.weights: dict[str, Weight] = {}
         self.projections: list[Projection] = []
 
@@ -101,19 +122,31 @@ class _Builder:
         return int(self.rng.choice([0, 0, 0, 1, 2, 3, 7]))
 
     def project(self, source: str, source_shape: tuple, target: str, target_shape: tuple) -> None:
-        """Add a projection of a random feasible kind between two fixed shapes."""
+        """Add a projection of a random feasible kind between two fixed shapes, now and then
+        into a channel range of the target."""
         rng = self.rng
-        kinds = ["dense"]
-        if source_shape == target_shape:
+        channels = None
+        if target_shape[0] > 1 and rng.random() < self.ranges:
+            ranges = _range_options(source_shape, target_shape)
+            if ranges:
+                # The kind first, then its range: identity ranges are few but get their turn.
+                ranged = ranges[str(rng.choice(sorted(ranges)))]
+                channels = ranged[int(rng.integers(len(ranged)))]
+        current_shape = target_shape
+        if channels is not None:
+            current_shape = (channels[1] - channels[0], *target_shape[1:])
+        kinds = ["dense"] if channels is None else []
+        if source_shape == current_shape:
             kinds += ["identity", "identity"]
-        axes = _axis_options(source_shape, target_shape)
+        axes = _axis_options(source_shape, current_shape)
         if axes:
             kinds += ["axis", "axis"]
-        convs = _conv_options(source_shape, target_shape)
+        convs = _conv_options(source_shape, current_shape)
         if convs:
             kinds += ["conv", "conv"]
         kind = str(rng.choice(kinds))
-        projection = Projection(source, target, kind, gain_shift=self.gain())
+        target_shape = current_shape  # what the weight joins the source to
+        projection = Projection(source, target, kind, gain_shift=self.gain(), channels=channels)
         if kind == "dense":
             projection.weight = self.weight(
                 (int(np.prod(source_shape)), int(np.prod(target_shape)))
@@ -134,9 +167,10 @@ class _Builder:
         """A target shape for a population's first projection, drawn so that each kind of
         projection has a chance: the source's shape (identity), the source's with one axis
         resized and others kept or collapsed to 1 (axis), a conv's output, an earlier
-        population's shape (for shared weights and skips), or anything (dense)."""
+        population's shape (for shared weights and skips), the source's with more channels
+        (a concatenation, for channel ranges), or anything (dense)."""
         rng = self.rng
-        choice = int(rng.integers(5))
+        choice = int(rng.integers(6))
         if choice == 0:
             return source_shape
         if choice == 1:
@@ -155,6 +189,8 @@ class _Builder:
             return conv_output_shape(source_shape, (c_out, 1, kh, kw), stride, padding)
         if choice == 3 and earlier:
             return earlier[int(rng.integers(len(earlier)))]
+        if choice == 4:
+            return (source_shape[0] + int(rng.integers(1, 3)), *source_shape[1:])
         return _shape(rng, int(rng.integers(1, 4)), max_size)
 
 
@@ -218,16 +254,19 @@ def random_graph(
     max_timesteps: int = 4,
     readout: bool | None = None,
     share: float = 0.5,
+    ranges: float = 0.3,
 ) -> Graph:
     """A random valid graph Program of 1..`max_populations` populations whose axes have at most
-    `max_size` neurons; the last population is a readout about half the time (or as `readout`
-    says). `share`: how likely a projection reuses an existing weight of its shape."""
+    `max_size` neurons (`max_size + 2` channels where a concatenation adds some); the last
+    population is a readout about half the time (or as `readout` says). `share`: how likely a
+    projection reuses an existing weight of its shape; `ranges`: how likely a projection into a
+    population of several channels adds into a channel range of it, where one fits."""
     timesteps = int(rng.integers(1, max_timesteps + 1))
     input_shape = _shape(rng, int(rng.integers(1, 4)), max_size)
     count = int(rng.integers(1, max_populations + 1))
     if readout is None:
         readout = bool(rng.integers(2))
-    builder = _Builder(rng, share)
+    builder = _Builder(rng, share, ranges)
     sources = [(INPUT, input_shape)]  # what a projection may start from
     populations = []
     for index in range(count):

@@ -4,7 +4,9 @@
 Deliberately naive and independent of the batched model: one sample at a time, one timestep,
 one population, one target neuron and one source neuron or tap at a time, Python ints in
 dicts keyed by index tuples, a burst count as the literal size of the set of multiples reached,
-and every rule (`sat` after a subtract reset included) applied as written.
+and every rule (`sat` after a subtract reset included) applied as written. A projection with a
+channel range computes its current over the range's shape, then adds each of its neurons into
+the target neuron `start` channels further along axis 0.
 """
 
 import itertools
@@ -130,6 +132,32 @@ def update_scan(population, z):
     return r_values, counts
 
 
+def add_projection(graph, projection, c, z, shape) -> None:
+    """Add `projection`'s current from counts `c` into `z`, a current of `shape`."""
+    source_shape = graph.shape_of(projection.source)
+    gain = projection.gain_shift
+    if projection.kind == "identity":
+        add_identity(z, c, gain, shape)
+        return
+    weight = graph.weights[projection.weight].values
+    if projection.kind == "dense":
+        add_dense(z, c, weight, gain, source_shape, shape)
+    elif projection.kind == "axis":
+        add_axis(z, c, weight, gain, projection.axis, source_shape, shape)
+    else:
+        add_conv(
+            z,
+            c,
+            weight,
+            gain,
+            projection.stride,
+            projection.padding,
+            projection.groups,
+            source_shape,
+            shape,
+        )
+
+
 def run_graph_sample(graph, spikes):
     """One sample (`spikes` `[T, *input_shape]`): returns (readout list, {name: counts as
     nested [T][flat index] lists}, {name: membranes [T][flat index]})."""
@@ -143,29 +171,12 @@ def run_graph_sample(graph, spikes):
             for projection in graph.projections:
                 if projection.target != population.name:
                     continue
-                c = counts[projection.source]
-                source_shape = graph.shape_of(projection.source)
-                gain = projection.gain_shift
-                if projection.kind == "identity":
-                    add_identity(z, c, gain, population.shape)
-                    continue
-                weight = graph.weights[projection.weight].values
-                if projection.kind == "dense":
-                    add_dense(z, c, weight, gain, source_shape, population.shape)
-                elif projection.kind == "axis":
-                    add_axis(z, c, weight, gain, projection.axis, source_shape, population.shape)
-                else:
-                    add_conv(
-                        z,
-                        c,
-                        weight,
-                        gain,
-                        projection.stride,
-                        projection.padding,
-                        projection.groups,
-                        source_shape,
-                        population.shape,
-                    )
+                start, stop = projection.channels or (0, population.shape[0])
+                shape = (stop - start, *population.shape[1:])
+                part = {u: 0 for u in indices(shape)}
+                add_projection(graph, projection, counts[projection.source], part, shape)
+                for u, value in part.items():
+                    z[(u[0] + start, *u[1:])] += value
             if population.neuron == "scan":
                 v, n = update_scan(population, z)
             else:

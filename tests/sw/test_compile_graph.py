@@ -77,19 +77,33 @@ def test_spe_stage_projections_and_stored_weights():
     assert graph.population("s2_n1").shape == (n, 2, 2)
     assert graph.population("s2_x0").shape == (width, 2, 2)
     into_x0 = graph.projections_into("s2_x0")
-    assert [(p.source, p.weight, p.stride, p.padding) for p in into_x0] == [
-        ("b0_out", "s2_ABD", (2, 2), (1, 1)),
-        ("b0_out", "s2_A_into_node3", (2, 2), (1, 1)),
-        ("s2_n1", "s2_E12_into_node2", (1, 1), (1, 1)),
-        ("s2_n2", "s2_E23_into_node3", (1, 1), (1, 1)),
+    # h2 = cat(node1, node2, node3): each term into its node's channel range.
+    assert [(p.source, p.weight, p.stride, p.padding, p.channels) for p in into_x0] == [
+        ("b0_out", "s2_A", (2, 2), (1, 1), (0, n)),
+        ("b0_out", "s2_B", (2, 2), (1, 1), (n, 2 * n)),
+        ("s2_n1", "s2_E12", (1, 1), (1, 1), (n, 2 * n)),
+        ("b0_out", "s2_D", (2, 2), (1, 1), (2 * n, 3 * n)),
+        ("b0_out", "s2_A", (2, 2), (1, 1), (2 * n, 3 * n)),
+        ("s2_n2", "s2_E23", (1, 1), (1, 1), (2 * n, 3 * n)),
     ]
-    # h2 is added into x0, x_t and the block output; each stored once.
-    for p in into_x0:
-        assert sum(q.weight == p.weight for q in graph.projections) == 3
-    placed = graph.weights["s2_A_into_node3"]
-    assert placed.bits == 2 and not placed.values[: 2 * n].any()
-    np.testing.assert_array_equal(placed.values[2 * n :], graph.weights["s2_A"].values)
-    assert graph.weights["s2_ABD"].bits == 1
+    # h2 is added into x0, x_t and the block output, with the same ranges.
+    for target in ("s2_b0_t", "s2_b0_out"):
+        into = graph.projections_into(target)
+        assert [(p.source, p.weight, p.channels) for p in into[: len(into_x0)]] == [
+            (p.source, p.weight, p.channels) for p in into_x0
+        ]
+    # The five SPE tensors, each stored once and binary: A also feeds s2_n1, and B, E12 s2_n2.
+    spe = {name: w for name, w in graph.weights.items() if not name.startswith(("s2_b", "b"))}
+    spe.pop("patch"), spe.pop("readout")
+    assert {name: (w.bits, w.values.shape) for name, w in spe.items()} == {
+        "s2_A": (1, (n, 4, 3, 3)),
+        "s2_B": (1, (n, 4, 3, 3)),
+        "s2_D": (1, (n, 4, 3, 3)),
+        "s2_E12": (1, (n, n, 3, 3)),
+        "s2_E23": (1, (n, n, 3, 3)),
+    }
+    uses = {name: sum(p.weight == name for p in graph.projections) for name in spe}
+    assert uses == {"s2_A": 1 + 2 * 3, "s2_B": 1 + 3, "s2_D": 3, "s2_E12": 1 + 3, "s2_E23": 3}
     assert [p.source for p in graph.projections_into("readout")] == ["s2_b0_out"]
 
 

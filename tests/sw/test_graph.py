@@ -166,6 +166,64 @@ def test_minimal_graph_round_trips(tmp_path):
     assert loaded.readout is None and loaded.outputs == 5
 
 
+def _concatenation() -> Graph:
+    """x [2, 4, 4] -> c [1, 2, 2], and h [5, 2, 2] built from channel ranges: the conv k
+    (stride 2, padding 1) from x into channels 0..1 and again, twice as strong, into 2..3; an
+    identity of c into channel 3 (overlapping the second); c's rows mixed into channel 4."""
+    rng = np.random.default_rng(6)
+    ones = np.ones((1, 1, 1), np.int32)
+    populations = [
+        Population("c", (1, 2, 2), "lif", ones, 0 * ones, v_bits=8),
+        Population("h", (5, 2, 2), "lif", _ints(rng, 1, 4, (5, 1, 1)), 0 * ones, v_bits=10),
+    ]
+    weights = {
+        "k": Weight("k", 1, rng.choice(np.array([-1, 1], np.int8), size=(2, 2, 3, 3))),
+        "one": Weight("one", 1, np.ones((1, 2, 3, 3), np.int8)),
+        "rows": Weight("rows", 2, _ints(rng, -2, 1, (2, 2), np.int8)),
+    }
+    projections = [
+        Projection("x", "c", "conv", "one", stride=(2, 2), padding=(1, 1)),
+        Projection("x", "h", "conv", "k", stride=(2, 2), padding=(1, 1), channels=(0, 2)),
+        Projection(
+            "x", "h", "conv", "k", gain_shift=1, stride=(2, 2), padding=(1, 1), channels=(2, 4)
+        ),
+        Projection("c", "h", "identity", channels=(3, 4)),
+        Projection("c", "h", "axis", "rows", axis=1, channels=(4, 5)),
+    ]
+    return Graph(2, "x", (2, 4, 4), populations, weights, projections).validate()
+
+
+def test_channel_ranges_round_trip(tmp_path):
+    graph = _concatenation()
+    path = save_graph(graph, tmp_path / "p")
+    header = yaml.safe_load((path / "program.yaml").read_text())
+    assert "channels" not in header["projections"][0]
+    assert [entry["channels"] for entry in header["projections"][1:]] == [
+        [0, 2],
+        [2, 4],
+        [3, 4],
+        [4, 5],
+    ]
+    loaded = load_graph(path)
+    _assert_same(loaded, graph)
+    assert [p.channels for p in loaded.projections] == [None, [0, 2], [2, 4], [3, 4], [4, 5]]
+    assert loaded.current_shape(loaded.projections[3]) == (1, 2, 2)
+
+
+def test_a_range_over_the_whole_target_is_saved_as_no_range(tmp_path, template):
+    graph = _graph()
+    graph.projections[3].channels = (0, 4)  # c1 -> r, r has 4 channels
+    path = save_graph(graph.validate(), tmp_path / "p")
+    # Byte for byte the file of the same graph without the key (every Program written before
+    # ranges existed reads and writes unchanged).
+    assert (path / "program.yaml").read_bytes() == (template / "program.yaml").read_bytes()
+    assert load_graph(path).projections[3].channels is None
+
+
+def test_saved_files_without_ranges_name_no_channels(template):
+    assert "channels" not in (template / "program.yaml").read_text()
+
+
 def test_format_1_reads_as_its_graph(tmp_path):
     program = random_program(np.random.default_rng(4), max_layers=3)
     while len(program.layers) < 2:
@@ -485,6 +543,42 @@ YAML_CASES = {
     "weight null": (_proj(5, "weight", None), f"{P5}: weight None is not listed under weights"),
     "unused weight": (lambda h: h["projections"].pop(6),
         "weights[3] ('skip'): no projection uses it"),
+    # projections: channel ranges (projection 3 is the identity c1 [4, 4, 4] -> r [4, 4, 4])
+    "channels past the target": (_proj(3, "channels", [2, 6]),
+        f"{P3}: channels [2, 6] exceeds the target's 4 channels"),
+    "channels empty": (_proj(3, "channels", [2, 2]),
+        f"{P3}: channels [2, 2] is empty (start must be below stop)"),
+    "channels reversed": (_proj(3, "channels", [3, 1]),
+        f"{P3}: channels [3, 1] is empty (start must be below stop)"),
+    "channels negative": (_proj(3, "channels", [-1, 2]),
+        f"{P3}: channels[0]: -1 is out of range (must be >= 0)"),
+    "channels scalar": (_proj(3, "channels", 2),
+        f"{P3}: channels: expected two integers [start, stop], got 2"),
+    "channels three": (_proj(3, "channels", [0, 1, 2]),
+        f"{P3}: channels: expected two integers [start, stop], got [0, 1, 2]"),
+    "channels bool": (_proj(3, "channels", [0, True]),
+        f"{P3}: channels[1]: expected an integer, got True"),
+    "channels float": (_proj(3, "channels", [0, 2.0]),
+        f"{P3}: channels[1]: expected an integer, got 2.0"),
+    "channels null": (_proj(3, "channels", None),
+        "projections[3] (identity): channels: expected two integers [start, stop], got None "
+        "(leave the key out for the whole target)"),
+    "dense channels": (_proj(5, "channels", [0, 1]),
+        "projections[5] (dense): unknown key 'channels' (only axis and conv and identity "
+        "projections have it)"),
+    "identity range shape": (_proj(3, "channels", [0, 2]),
+        f"{P3}: identity needs equal shapes, got [4, 4, 4] -> [2, 4, 4] (channels [0, 2] of "
+        "[4, 4, 4])"),
+    "axis range size": (_all(_proj(1, "axis", 1), _proj(1, "channels", [1, 3])),
+        f"{P1}: the target's channel range [1, 3] has size 2; off the mixed axis (1) it must "
+        "equal the source's (4) or be 1 (summed)"),
+    "axis range weight": (_proj(1, "channels", [1, 3]),
+        f"{P1}: weight 'mix' has shape [4, 4], but this axis projection needs [4, 2]"),
+    "conv range weight": (_proj(0, "channels", [0, 2]),
+        f"{P0}: weight 'k' has shape [4, 1, 3, 3], but this conv projection needs "
+        "[2, 1, kh, kw]"),
+    "conv range groups": (_proj(0, "channels", [0, 3]),
+        f"{P0}: groups 2 must divide the source's 2 and the target's 3 channels in range [0, 3]"),
 }
 # fmt: on
 
@@ -643,6 +737,33 @@ def test_validate_in_memory(graph):
     graph.populations[0].threshold = [1, 2, 3, 4]
     with pytest.raises(ProgramError, match=re.escape(f"{C1}: threshold must be an int32 array")):
         graph.validate()
+
+
+def test_channel_ranges_in_memory():
+    graph = _concatenation()
+    graph.projections[1].padding = (0, 0)
+    with pytest.raises(ProgramError) as error:
+        graph.validate()
+    assert str(error.value) == (
+        "projections[1] (x -> h): a 3x3 conv with stride [2, 2] and padding [0, 0] maps "
+        "[2, 4, 4] to [2, 1, 1], not the target's [2, 2, 2] (channels [0, 2] of [5, 2, 2])"
+    )
+    graph = _concatenation()
+    graph.projections.append(Projection("c", "h", "dense", "rows", channels=(0, 1)))
+    with pytest.raises(ProgramError) as error:
+        graph.validate()
+    assert str(error.value) == (
+        "projections[5] (c -> h): channels [0, 1] applies to axis, conv, identity projections "
+        "only, not dense"
+    )
+    graph = _concatenation()
+    graph.projections[4].channels = (np.int64(4), np.int64(7))
+    with pytest.raises(ProgramError) as error:
+        graph.validate()
+    assert (
+        str(error.value)
+        == "projections[4] (c -> h): channels [4, 7] exceeds the target's 5 channels"
+    )
 
 
 def test_spikes_are_checked_against_the_input(graph):

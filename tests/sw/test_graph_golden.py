@@ -113,12 +113,24 @@ def test_random_graphs_cover_every_rule():
         "saturated high",
         "saturated low",
         "spiking last population",
+        "channels axis",
+        "channels axis 0",
+        "channels conv",
+        "channels conv groups",
+        "channels identity",
+        "channels rank 1",
+        "channels rank 2",
+        "channels rank 3",
+        "channels overlapping",
+        "channels no projection reaches",
+        "one current added at two channel ranges",
     }
     assert expected <= set(seen), f"never drawn: {sorted(expected - set(seen))}"
 
 
 def signature(graph: Graph, projection: Projection) -> tuple:
-    """Everything a projection's current depends on but its target's name."""
+    """Everything a projection's current depends on but its target's name and the channel
+    range's start (where it is added)."""
     return (
         projection.source,
         projection.kind,
@@ -128,8 +140,40 @@ def signature(graph: Graph, projection: Projection) -> tuple:
         tuple(projection.stride),
         tuple(projection.padding),
         projection.groups,
-        graph.shape_of(projection.target),
+        graph.current_shape(projection),
     )
+
+
+def channel_features(graph: Graph) -> set[str]:
+    found = set()
+    for projection in graph.projections:
+        if projection.channels is None:
+            continue
+        target = graph.shape_of(projection.target)
+        found.add(f"channels {projection.kind}")
+        found.add(f"channels rank {len(target)}")
+        if projection.kind == "axis" and projection.axis == 0:
+            found.add("channels axis 0")
+        if projection.kind == "conv" and projection.groups > 1:
+            found.add("channels conv groups")
+    for population in graph.populations:
+        reached = np.zeros(population.shape[0], dtype=np.int64)
+        for projection in graph.projections_into(population.name):
+            start, stop = graph.channel_range(projection)
+            reached[start:stop] += 1
+        ranged = [p for p in graph.projections_into(population.name) if p.channels is not None]
+        if ranged and (reached > 1).any():
+            found.add("channels overlapping")
+        if (reached == 0).any():
+            found.add("channels no projection reaches")
+    starts: dict[tuple, set[int]] = {}
+    for projection in graph.projections:
+        starts.setdefault(signature(graph, projection), set()).add(
+            graph.channel_range(projection)[0]
+        )
+    if any(len(found_starts) > 1 for found_starts in starts.values()):
+        found.add("one current added at two channel ranges")
+    return found
 
 
 def features(graph: Graph, result) -> set[str]:
@@ -211,7 +255,7 @@ def features(graph: Graph, result) -> set[str]:
             found.add("saturated low")
     if graph.populations[-1].spiking:
         found.add("spiking last population")
-    return found
+    return found | channel_features(graph)
 
 
 def population_runs(graph: Graph) -> list:
@@ -405,6 +449,91 @@ def test_identity_with_gain_shift():
     )
     assert result.membranes["out"][0].tolist() == [[9, 0, 7], [18, 8, 6]]
     assert result.readout.tolist() == [[18, 8, 6]]
+
+
+def test_channel_ranges_concatenate_vectors():
+    # out [5] = cat(2 x, x W) and x once more into neurons 1..2 (overlapping the two parts).
+    # t0, x = (1, 0): 2 x = (2, 0), x W = (1, -1, 2), x at 1..2: (1, 0); z = (2, 1, 1, -1, 2).
+    # t1, x = (0, 1): (0, 2), (3, 0, -2), (0, 1); z = (0, 2, 4, 0, -2). No leak: v sums them.
+    result = run(
+        (2,),
+        [population("out", (5,))],
+        [
+            Projection("x", "out", "identity", gain_shift=1, channels=(0, 2)),
+            Projection("x", "out", "axis", weight="w", axis=0, channels=(2, 5)),
+            Projection("x", "out", "identity", channels=(1, 3)),
+        ],
+        [weight("w", [[1, -1, 2], [3, 0, -2]])],
+        [[[1, 0], [0, 1]]],
+    )
+    assert result.membranes["out"][0].tolist() == [[2, 1, 1, -1, 2], [2, 3, 5, -1, 0]]
+
+
+def test_channel_ranges_of_a_chw_target():
+    # x [2, 2, 2] (c, y, x); out [3, 2, 2]:
+    # - identity into channels 0..1: z[0] = x0, z[1] = x1;
+    # - conv 1x1, groups 2, into channels 1..2: z[1] += 2 x0, z[2] += -x1;
+    # - axis along rows (W [2, 2]) into channel 1, channels summed (the range has one):
+    #   z[1, u, w] += sum_c sum_s x[c, s, w] W[s, u]; x0 + x1 = all ones, so row u gets
+    #   W[0][u] + W[1][u] = (0, 5) at every column.
+    x = [[[1, 0], [1, 1]], [[0, 1], [0, 0]]]
+    result = run(
+        (2, 2, 2),
+        [population("out", (3, 2, 2))],
+        [
+            Projection("x", "out", "identity", channels=(0, 2)),
+            Projection("x", "out", "conv", weight="k", groups=2, channels=(1, 3)),
+            Projection("x", "out", "axis", weight="rows", axis=1, channels=(1, 2)),
+        ],
+        [weight("k", [[[[2]]], [[[-1]]]]), weight("rows", [[1, 2], [-1, 3]])],
+        [[x]],
+    )
+    z1 = [[0 + 2 + 0, 1 + 0 + 0], [0 + 2 + 5, 0 + 2 + 5]]
+    assert result.membranes["out"][0, 0].tolist() == [[[1, 0], [1, 1]], z1, [[0, -1], [0, 0]]]
+
+
+def test_one_current_added_at_two_channel_ranges_is_computed_once(monkeypatch):
+    # The Mixer's node1 = A x: into population a, and into channels 0..1 and 4..5 of out.
+    computed = []
+    current = graph_golden._ProjectionRun.current
+
+    def counting(self, counts):
+        computed.append((self.projection.target, self.projection.channels))
+        return current(self, counts)
+
+    monkeypatch.setattr(graph_golden._ProjectionRun, "current", counting)
+    # x = (1, 1): x A = (3, 0); a fires (1, 0) (threshold 1); out gets x A at 0..1 and 4..5
+    # and a's spikes at 2..3. (A current is shared between populations that sum in the same
+    # format: float32 for both here.)
+    result = run(
+        (2,),
+        [population("a", (2,), "lif"), population("out", (6,))],
+        [
+            Projection("x", "a", "axis", weight="A", axis=0),
+            Projection("x", "out", "axis", weight="A", axis=0, channels=(0, 2)),
+            Projection("a", "out", "identity", channels=(2, 4)),
+            Projection("x", "out", "axis", weight="A", axis=0, channels=(4, 6)),
+        ],
+        [weight("A", [[1, -1], [2, 1]])],
+        [[[1, 1]]],
+    )
+    assert result.spikes["a"][0].tolist() == [[1, 0]]
+    assert result.readout.tolist() == [[3, 0, 1, 0, 3, 0]]
+    # x A once, at its first use, then the identity; `run` runs the model twice.
+    assert computed == [("a", None), ("out", (2, 4))] * 2
+
+
+def test_the_current_bound_counts_each_channel_its_own_projections():
+    # Two identities of gain 7 into disjoint halves: a neuron gets at most 128, not 256; a
+    # third into both halves' first channels overlaps them there.
+    projections = [
+        Projection("x", "out", "identity", gain_shift=7, channels=(0, 2)),
+        Projection("x", "out", "identity", gain_shift=7, channels=(2, 4)),
+    ]
+    graph = Graph(1, "x", (2,), [population("out", (4,))], {}, projections).validate()
+    assert graph_golden.current_bound(graph, graph.populations[0]) == 128
+    graph.projections.append(Projection("x", "out", "identity", gain_shift=1, channels=(1, 3)))
+    assert graph_golden.current_bound(graph.validate(), graph.populations[0]) == 128 + 2
 
 
 SCAN_Z = [5, 7, 3, -3, 9, 6, 3]

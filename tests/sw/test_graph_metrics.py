@@ -1,6 +1,8 @@
 """Connections and synaptic operations of graph Programs, against plain loops over the sums of
 docs/semantics.md section 8.2."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from spikeloom.sw.compiler.graph import Graph, Population, Projection, Weight
@@ -107,3 +109,36 @@ def test_a_chain_as_a_graph_counts_the_synaptic_operations_of_the_chain_metrics(
     chain = workload_metrics(program, result, spikes)["layers"]
     for layer, ops in zip(program.layers, operations, strict=True):
         assert ops == pytest.approx(chain[layer.name]["synops_effective"]), (seed, layer.name)
+
+
+def test_a_projection_into_a_channel_range_reaches_that_range_only():
+    """Each projection into channels of `h` [6, 4, 5] reaches as many targets as the same
+    projection into a population of its range's shape, and `describe_graph` shows the range."""
+    from spikeloom.sw.compiler.describe import describe_graph
+
+    rng = np.random.default_rng(SEED)
+    weights = {
+        "m": Weight("m", 2, rng.integers(-1, 2, (3, 2)).astype(np.int8)),  # zeros too
+        "k": Weight("k", 2, rng.integers(-1, 2, (3, 3, 3, 3)).astype(np.int8)),
+    }
+    ranged = [
+        Projection("x", "h", "axis", weight="m", axis=0, channels=(4, 6)),
+        Projection("x", "h", "conv", weight="k", padding=(1, 1), channels=(1, 4)),
+        Projection("x", "h", "identity", channels=(0, 3)),
+    ]
+    graph = Graph(1, "x", (3, 4, 5), [_population("h", (6, 4, 5))], weights, ranged).validate()
+    for projection in ranged:
+        start, stop = projection.channels
+        alone = replace(projection, target="part", channels=None)
+        part = Graph(
+            1, "x", (3, 4, 5), [_population("part", (stop - start, 4, 5))], weights, [alone]
+        )
+        part.weights = {name: w for name, w in weights.items() if name == projection.weight}
+        expected = fan_out(part.validate(), alone)
+        assert np.array_equal(fan_out(graph, projection), expected), projection.kind
+    # The identity: every source neuron reaches one target neuron, 60 in all.
+    assert connections(graph, ranged[2]) == 60
+    table = describe_graph(graph)
+    assert "axis 0, channels [4, 6]" in table
+    assert "groups 1, channels [1, 4]" in table
+    assert "channels [0, 3]" in table
