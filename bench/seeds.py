@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from spikeloom.models.albsnn import layer_weight_bits
 from spikeloom.models.datasets import load_dataset
 from spikeloom.models.mixer import MIXER_PRESETS
 from spikeloom.models.train import TrainConfig, train
@@ -44,9 +43,11 @@ from spikeloom.sw.reports.table import format_table, markdown_table
 RESULTS = Path(__file__).resolve().parent / "results"
 #: The dense model of `make demo`: analog encoder (the first layer, on the host), 256 neurons.
 DENSE = {"hidden": [256], "encoder": "analog", "timesteps": 4}
-#: Bits a layer ALBSNN keeps multi-bit, and the budgets: shares of the all-k-bit model's bits.
+#: Bits a layer ALBSNN keeps multi-bit, and two budgets in bits. The dense model's engine layers
+#: take 35,328 bits all binary, 43,008 with a 4-bit readout, 133,632 with a 4-bit hidden layer
+#: and 141,312 all 4-bit: each budget leaves ALBSNN a different choice.
 K_BITS = 4
-BUDGETS = (0.75, 0.5)
+BUDGETS = (135_000, 45_000)
 BURST_MAX = 3
 
 
@@ -58,31 +59,16 @@ class Row:
     train: dict = field(default_factory=dict)
 
 
-def _dense_bits(bits: int) -> int:
-    """Weight bits of the dense model's engine layers, every one `bits` wide (the analog
-    encoder, on the host, reads the pixels; its 128 neurons feed the engine)."""
-    widths = [128, *DENSE["hidden"], 10]
-    return sum(layer_weight_bits(a, b, bits) for a, b in zip(widths[:-1], widths[1:]))
-
-
 def digits_rows() -> list[Row]:
-    full = _dense_bits(K_BITS)
     rows = [
         Row("dense", "dense", DENSE),
         Row("Mixer-SNN", "mixer"),
         Row("Mixer-SNN + SPE", "mixer", {"stages": 2}),
         Row("SNN-MLP", "snn-mlp", {"channels": 48}),
     ]
-    for share in BUDGETS:
-        budget = int(full * share)
-        rows.append(
-            Row(
-                f"ALBSNN {share:.0%} of {K_BITS}-bit",
-                "dense",
-                DENSE,
-                {"weight_budget_bits": budget},
-            )
-        )
+    for budget in BUDGETS:
+        name = f"ALBSNN, {budget:,}-bit budget"
+        rows.append(Row(name, "dense", DENSE, {"weight_budget_bits": budget}))
     return rows
 
 
