@@ -43,10 +43,9 @@ from spikeloom.sw.reports.table import format_table, markdown_table
 RESULTS = Path(__file__).resolve().parent / "results"
 #: The dense model of `make demo`: analog encoder (the first layer, on the host), 256 neurons.
 DENSE = {"hidden": [256], "encoder": "analog", "timesteps": 4}
-#: Bits a layer ALBSNN keeps multi-bit, and two budgets in bits. The dense model's engine layers
-#: take 35,328 bits all binary, 43,008 with a 4-bit readout, 133,632 with a 4-bit hidden layer
-#: and 141,312 all 4-bit: each budget leaves ALBSNN a different choice.
-K_BITS = 4
+#: ALBSNN's two budgets in bits (layers it keeps multi-bit are 4-bit). The dense model's engine
+#: layers take 35,328 bits all binary, 43,008 with a 4-bit readout, 133,632 with a 4-bit hidden
+#: layer and 141,312 all 4-bit: each budget leaves ALBSNN a different choice.
 BUDGETS = (135_000, 45_000)
 BURST_MAX = 3
 
