@@ -50,7 +50,15 @@ MODEL_KINDS = {
             graph=True,
             label_smoothing=0.1,
         ),
-        ModelKind("snn-mlp", SNNMLPConfig, SpikingSNNMLP, lr=1e-2, schedule="cosine", graph=True),
+        ModelKind(
+            "snn-mlp",
+            SNNMLPConfig,
+            SpikingSNNMLP,
+            lr=1e-2,
+            schedule="cosine",
+            graph=True,
+            label_smoothing=0.1,
+        ),
     )
 }
 

@@ -40,3 +40,9 @@ def test_gradients_reach_every_weight():
         assert weight.weight.grad is not None and weight.weight.grad.abs().sum() > 0
     for name in ("blocks.0.norm_lr.gamma", "blocks.1.norm_td.beta", "gain", "head.weight"):
         assert model.get_parameter(name).grad.abs().sum() > 0, name
+
+
+def test_the_snn_mlp_kind_trains_with_label_smoothing():
+    from spikeloom.models.zoo import MODEL_KINDS
+
+    assert MODEL_KINDS["snn-mlp"].label_smoothing == 0.1  # measured: docs/models.md
