@@ -312,8 +312,14 @@ def mix(x: torch.Tensor, weight: torch.Tensor, axis: int) -> torch.Tensor:
     return project(x, weight, Term("", "axis", "", axis=axis))
 
 
-class SpikingMixer(nn.Module):
-    def __init__(self, config: MixerConfig):
+class BinaryGraphModel(nn.Module):
+    """What the graph models share: binary weight tensors (`BinaryWeight`) and a dense readout
+    from every spike of the last population, `gain * head(spikes) + bias`, integrated over T
+    (one shared gain, which the compiler folds into the readout's integer weights and biases);
+    and the stem: the host's thermometer encoder, the binary patch embedding (a `p x p`, stride
+    `p` convolution) and the batch norm of the first population, `x0`."""
+
+    def __init__(self, config):
         super().__init__()
         self.config = c = config
         self.encoder = ImageThermometerEncoder(c.image_size, c.timesteps, c.levels)
@@ -321,6 +327,30 @@ class SpikingMixer(nn.Module):
             c.channels, c.levels, c.patch, c.patch, fan_in=c.levels * c.patch**2
         )
         self.norm0 = PopNorm(c.channels)
+
+    def _add_readout(self, features: int, classes: int, bits: int) -> None:
+        self.head = QuantLinear(features, classes, bits)
+        self.gain = nn.Parameter(torch.tensor(features**-0.5))
+        self.bias = nn.Parameter(torch.zeros(classes))
+        self.readout = Readout(leak_shift=None)
+
+    def read_out(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Spikes `[batch, T, C, H, W]` of the last population -> class scores."""
+        return self.readout(self.gain * self.head(spikes.flatten(2)) + self.bias)
+
+    def binary_weights(self) -> list[BinaryWeight]:
+        return [module for module in self.modules() if isinstance(module, BinaryWeight)]
+
+    def clip_weights_(self) -> None:
+        for weight in self.binary_weights():
+            weight.clip_()
+        self.head.clip_()
+
+
+class SpikingMixer(BinaryGraphModel):
+    def __init__(self, config: MixerConfig):
+        super().__init__(config)
+        c = config
         self.blocks = nn.ModuleList(
             MixerBlock(c.channels, c.tokens, c.token_norm) for _ in range(c.blocks)
         )
@@ -331,11 +361,8 @@ class SpikingMixer(nn.Module):
                 MixerBlock(c.stage2_width, c.stage2_tokens, c.token_norm)
                 for _ in range(c.stage2_blocks)
             )
-        self.head = QuantLinear(c.readout_features, c.classes, c.weight_bits)
-        self.gain = nn.Parameter(torch.tensor(c.readout_features**-0.5))
-        self.bias = nn.Parameter(torch.zeros(c.classes))
+        self._add_readout(c.readout_features, c.classes, c.weight_bits)
         self.neuron = LIF(leak_shift=c.leak_shift, reset=c.reset, burst_max=c.burst_max)
-        self.readout = Readout(leak_shift=None)
         if c.projection_gains:
             self.gain_exponents = nn.ParameterDict(
                 {
@@ -482,17 +509,10 @@ class SpikingMixer(nn.Module):
                 current = current + self._gain(spec.name, index) * placed
             counts[spec.name] = self.neuron(spec.norm(current))
         populations = {name: value for name, value in counts.items() if name != INPUT}
-        last = counts[spec.name]
-        current = self.gain * self.head(last.flatten(2)) + self.bias
-        return self.readout(current), populations
-
-    def binary_weights(self) -> list[BinaryWeight]:
-        return [module for module in self.modules() if isinstance(module, BinaryWeight)]
+        return self.read_out(counts[spec.name]), populations
 
     def clip_weights_(self) -> None:
-        for weight in self.binary_weights():
-            weight.clip_()
-        self.head.clip_()
+        super().clip_weights_()
         if self.config.projection_gains:
             with torch.no_grad():
                 for exponent in self.gain_exponents.values():

@@ -54,9 +54,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .graph_config import MAX_SHIFT, GraphModelConfig, check_range
-from .layers import QuantLinear
-from .mixer import BinaryWeight, ImageThermometerEncoder, PopNorm, mix
-from .neurons import LIF, Readout, SpikeFunction
+from .mixer import BinaryGraphModel, BinaryWeight, PopNorm, mix
+from .neurons import LIF, SpikeFunction
 
 __all__ = ["SNNMLPConfig", "SpikingSNNMLP", "ScanNeuron", "POPULATIONS"]
 
@@ -171,24 +170,16 @@ def depthwise(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return flat.unflatten(0, x.shape[:2])
 
 
-class SpikingSNNMLP(nn.Module):
+class SpikingSNNMLP(BinaryGraphModel):
     def __init__(self, config: SNNMLPConfig):
-        super().__init__()
-        self.config = c = config
-        self.encoder = ImageThermometerEncoder(c.image_size, c.timesteps, c.levels)
-        self.patch = BinaryWeight(
-            c.channels, c.levels, c.patch, c.patch, fan_in=c.levels * c.patch**2
-        )
-        self.norm0 = PopNorm(c.channels)
+        super().__init__(config)
+        c = config
         self.blocks = nn.ModuleList(SNNMLPBlock(c.channels, c.mlp_ratio) for _ in range(c.blocks))
-        self.head = QuantLinear(c.channels * c.tokens**2, c.classes, c.weight_bits)
-        self.gain = nn.Parameter(torch.tensor((c.channels * c.tokens**2) ** -0.5))
-        self.bias = nn.Parameter(torch.zeros(c.classes))
+        self._add_readout(c.channels * c.tokens**2, c.classes, c.weight_bits)
         self.neuron = LIF(leak_shift=c.leak_shift, reset=c.reset, burst_max=c.burst_max)
         scan = dict(group=c.scan_group, carry_shift=c.scan_carry_shift, reset=c.reset)
         self.scan_w = ScanNeuron(axis=2, burst_max=c.burst_max, **scan)
         self.scan_h = ScanNeuron(axis=1, burst_max=c.burst_max, **scan)
-        self.readout = Readout(leak_shift=None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw images `[batch, H * W]` (or `[batch, H, W]`) in [0, 1] -> class scores."""
@@ -229,13 +220,4 @@ class SpikingSNNMLP(nn.Module):
             residual = residual + mix(ff, block.ff_out(), 0)
             x = pops["out"] = self.neuron(block.norm_out(residual))
             populations.update((f"b{index}_{name}", value) for name, value in pops.items())
-        current = self.gain * self.head(x.flatten(2)) + self.bias
-        return self.readout(current), populations
-
-    def binary_weights(self) -> list[BinaryWeight]:
-        return [module for module in self.modules() if isinstance(module, BinaryWeight)]
-
-    def clip_weights_(self) -> None:
-        for weight in self.binary_weights():
-            weight.clip_()
-        self.head.clip_()
+        return self.read_out(x), populations
