@@ -90,16 +90,17 @@ def test_a_client_that_writes_without_reading_holds_the_board_back_and_loses_not
                     written += os.write(client, requests[written : written + 4096])
                 except BlockingIOError:
                     time.sleep(0.005)
-            while board.answered < count and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert written == len(requests) and board.answered == count
+            assert written == len(requests)
             # Not reading, the client holds the board back: the bridge stops taking its
-            # replies once its own buffer is full, and they wait on the board.
+            # replies once its own buffer is full, and they wait on the board, or (when the
+            # requests reached the bridge more slowly than it took replies, as on a loaded
+            # machine) its requests wait in the terminal.
             handed_out = None
             while handed_out != board.handed_out:
                 handed_out = board.handed_out
                 time.sleep(0.3)
-            assert board.out, "every reply went out although the client read none"
+            held_back = board.out or board.answered < count
+            assert held_back, "every reply went out although the client read none"
             # What left the board sits in the bridge (64 KiB and one read at most) and in the
             # terminal's own buffers (a few KiB; 64 KiB is generous).
             assert handed_out <= bridge.max_pending + 4096 + (1 << 16)
@@ -115,6 +116,7 @@ def test_a_client_that_writes_without_reading_holds_the_board_back_and_loses_not
                     pass
         finally:
             os.close(client)
+        assert board.answered == count
         assert [(r.seq, r.command, r.payload) for r in replies] == [
             (i & 0xFF, Command.INFO | REPLY, InstantBoard.INFO) for i in range(count)
         ]
