@@ -769,6 +769,15 @@ def _add_backend_args(parser, backends, default):
 
 def _add_model_commands(sub, backends):
     """train, compile, encode, sim, eval, info: from data to a Program and its outputs."""
+    _add_train_command(sub)
+    _add_compile_command(sub)
+    _add_encode_command(sub)
+    _add_sim_command(sub, backends)
+    _add_eval_command(sub, backends)
+    _add_info_command(sub)
+
+
+def _add_train_command(sub):
     p = _command(
         sub,
         "train",
@@ -787,55 +796,8 @@ def _add_model_commands(sub, backends):
         "(spiking SNN-MLP, a graph with scan neurons), albsnn (a dense MLP whose layers' bits "
         "ALBSNN chooses under --weight-budget)",
     )
-    dense = p.add_argument_group("dense and albsnn models")
-    dense.add_argument(
-        "--hidden",
-        type=int_list(1, 65536),
-        default=None,
-        help="hidden widths, e.g. 256,128 (default: 256)",
-    )
-    dense.add_argument(
-        "--encoder",
-        default=None,
-        choices=("analog", "thermometer", "rate"),
-        help="encoder (default: analog)",
-    )
-    dense.add_argument(
-        "--output",
-        default=None,
-        choices=("readout", "spikes"),
-        help="last layer's output (default: readout)",
-    )
-    graph = p.add_argument_group("graph models (mixer, snn-mlp)")
-    graph.add_argument(
-        "--channels", type=int_in(1, 4096), default=None, help="channels per token (default: 32)"
-    )
-    graph.add_argument("--blocks", type=int_in(1, 64), default=None, help="blocks (default: 2)")
-    graph.add_argument(
-        "--patch",
-        type=int_in(1, 4096),
-        default=None,
-        help="patch side and stride (default: a quarter of the image side, a 4x4 token grid)",
-    )
-    graph.add_argument(
-        "--levels",
-        type=int_in(1, 255),
-        default=None,
-        help="thermometer channels per pixel (default: 4)",
-    )
-    graph.add_argument(
-        "--gain-shift",
-        type=int_in(0, 7),
-        default=None,
-        help="every projection's current times 2^g: thresholds resolved in 2^-g (default: 7 "
-        "for mixer, 4 for snn-mlp)",
-    )
-    graph.add_argument(
-        "--stages",
-        type=int_in(1, 2),
-        default=None,
-        help="mixer: 2 adds the spiking patch encoding and a stage on a halved grid (default: 1)",
-    )
+    _add_dense_model_options(p)
+    _add_graph_model_options(p)
     p.add_argument("--timesteps", type=int_in(1, 4096), default=4, help="timesteps T")
     p.add_argument("--neuron", default="lif", choices=("lif", "lifb"), help="neuron kind")
     p.add_argument(
@@ -890,6 +852,65 @@ def _add_model_commands(sub, backends):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
 
+
+def _add_dense_model_options(p):
+    """train's options of the dense and albsnn models."""
+    dense = p.add_argument_group("dense and albsnn models")
+    dense.add_argument(
+        "--hidden",
+        type=int_list(1, 65536),
+        default=None,
+        help="hidden widths, e.g. 256,128 (default: 256)",
+    )
+    dense.add_argument(
+        "--encoder",
+        default=None,
+        choices=("analog", "thermometer", "rate"),
+        help="encoder (default: analog)",
+    )
+    dense.add_argument(
+        "--output",
+        default=None,
+        choices=("readout", "spikes"),
+        help="last layer's output (default: readout)",
+    )
+
+
+def _add_graph_model_options(p):
+    """train's options of the graph models."""
+    graph = p.add_argument_group("graph models (mixer, snn-mlp)")
+    graph.add_argument(
+        "--channels", type=int_in(1, 4096), default=None, help="channels per token (default: 32)"
+    )
+    graph.add_argument("--blocks", type=int_in(1, 64), default=None, help="blocks (default: 2)")
+    graph.add_argument(
+        "--patch",
+        type=int_in(1, 4096),
+        default=None,
+        help="patch side and stride (default: a quarter of the image side, a 4x4 token grid)",
+    )
+    graph.add_argument(
+        "--levels",
+        type=int_in(1, 255),
+        default=None,
+        help="thermometer channels per pixel (default: 4)",
+    )
+    graph.add_argument(
+        "--gain-shift",
+        type=int_in(0, 7),
+        default=None,
+        help="every projection's current times 2^g: thresholds resolved in 2^-g (default: 7 "
+        "for mixer, 4 for snn-mlp)",
+    )
+    graph.add_argument(
+        "--stages",
+        type=int_in(1, 2),
+        default=None,
+        help="mixer: 2 adds the spiking patch encoding and a stage on a halved grid (default: 1)",
+    )
+
+
+def _add_compile_command(sub):
     p = _command(
         sub,
         "compile",
@@ -908,6 +929,8 @@ def _add_model_commands(sub, backends):
     p.add_argument("--no-eval", action="store_true", help="skip the float-vs-integer check")
     _add_data_args(p, split=False)
 
+
+def _add_encode_command(sub):
     p = _command(
         sub,
         "encode",
@@ -920,6 +943,8 @@ def _add_model_commands(sub, backends):
     p.add_argument("--out", required=True, help=".npy file of uint8 spikes [samples, T, inputs]")
     p.add_argument("--labels", default=None, help="also write the labels to this .npy")
 
+
+def _add_sim_command(sub, backends):
     p = _command(
         sub,
         "sim",
@@ -932,6 +957,8 @@ def _add_model_commands(sub, backends):
     _add_backend_args(p, backends, "golden")
     p.add_argument("--out", required=True, help="result file to write (.npz)")
 
+
+def _add_eval_command(sub, backends):
     p = _command(
         sub,
         "eval",
@@ -945,6 +972,8 @@ def _add_model_commands(sub, backends):
     p.add_argument("--out", default=None, help="also write the Program's result (.npz)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
 
+
+def _add_info_command(sub):
     p = _command(
         sub, "info", "describe a Program or a checkpoint", "spikeloom info runs/program", cmd_info
     )
